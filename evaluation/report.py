@@ -1,0 +1,34 @@
+"""Terminal rendering of an evaluation report."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from evaluation.scoring import EvalReport
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def print_report(report: EvalReport, console: Console) -> None:
+    table = Table(title="violations by type", title_justify="left")
+    for col in ("type", "truth", "reported", "TP", "precision", "recall"):
+        table.add_column(col, justify="right" if col != "type" else "left")
+    for t in report.types:
+        table.add_row(t.type, str(t.truth), str(t.reported), str(t.true_positives), _fmt(t.precision), _fmt(t.recall))
+    console.print(table)
+    s = report.speed_stats()
+    console.print(
+        f"speed error over {s['n']} matched tracks: mean |e| {_fmt(s['mean_abs_kmh'])} km/h, "
+        f"mean e {_fmt(s['mean_signed_kmh'])}, p95 |e| {_fmt(s['p95_abs_kmh'])}, max |e| {_fmt(s['max_abs_kmh'])}",
+        highlight=False,
+    )
+    console.print(
+        f"vehicle detection recall (fully visible): {_fmt(report.detection_recall)}; "
+        f"vehicles tracked {report.vehicles_tracked}/{report.vehicles_total}; false tracks {report.false_tracks}",
+        highlight=False,
+    )
+    for u in report.unmatched:
+        console.print(f"  {u['kind']}: {u['type']} vehicle {u.get('vehicle_id')} at {u['t_start_s']:.2f} s", highlight=False)

@@ -1,0 +1,238 @@
+"""Camera configuration (``camera.yaml``): validated data, errors pointing at YAML lines.
+
+Image coordinates are pixels of the frame the config was drawn for (``image_size_px``);
+road coordinates are metres on the ground plane: X across the road (positive to the right
+of the image), Y along the road, distance from the camera pole, increasing away from it.
+Every statute-derived threshold carries its source next to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from safecity.errors import ConfigError
+
+Point = tuple[float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    lat: float = Field(ge=-90, le=90, description="WGS-84 latitude, degrees")
+    lon: float = Field(ge=-180, le=180, description="WGS-84 longitude, degrees")
+    description: str = ""
+
+
+class CalibrationPoint(_Strict):
+    image_px: Point
+    road_m: Point
+
+
+class Calibration(_Strict):
+    version: str = Field(min_length=1, description="changes whenever the points change")
+    max_reprojection_error_m: float = Field(
+        default=0.3, gt=0, le=5, description="refuse the calibration above this RMS error, metres"
+    )
+    points: list[CalibrationPoint] = Field(min_length=4)
+
+
+class Lane(_Strict):
+    id: str = Field(min_length=1)
+    kind: Literal["general", "bus"] = "general"
+    direction: Literal["toward", "away"] = Field(
+        description="lawful direction of travel relative to the camera"
+    )
+    polygon_px: list[Point] = Field(min_length=3)
+
+
+class Line(_Strict):
+    id: str = Field(min_length=1)
+    kind: Literal["stop_line", "solid", "dashed"]
+    points_px: list[Point] = Field(min_length=2, description="polyline, image px")
+
+
+class Zone(_Strict):
+    id: str = Field(min_length=1)
+    kind: Literal["no_stopping", "crosswalk", "intersection"]
+    polygon_px: list[Point] = Field(min_length=3)
+
+
+SignalState = Literal["green", "amber", "red", "red_amber", "off"]
+
+
+class Phase(_Strict):
+    state: SignalState
+    duration_s: float = Field(gt=0)
+
+
+class PhasePlan(_Strict):
+    offset_s: float = Field(default=0.0, ge=0, description="seconds into the cycle at frame 0")
+    phases: list[Phase] = Field(min_length=1)
+
+
+class SignalConfig(_Strict):
+    source: Literal["plan"] = Field(description="where phases come from; 'plan' is a controller phase plan")
+    stop_line: str = Field(description="id of the stop line this signal controls")
+    head_px: tuple[float, float, float, float] | None = Field(
+        default=None, description="signal head box x, y, w, h in px (vision fallback ROI)"
+    )
+    plan: PhasePlan
+
+
+class SpeedingRuleConfig(_Strict):
+    enabled: bool = True
+    tolerance_kmh: float = Field(default=10.0, ge=0, le=30)
+    tolerance_source: str = (
+        "KR Code of Offenses (2023 edition): liability for exceeding the limit starts above "
+        "+10 km/h (article number to confirm, see DOMAIN.md)"
+    )
+    fit_window_s: float = Field(default=1.2, gt=0.2, le=5, description="robust speed fit window, s")
+    min_track_m: float = Field(default=6.0, gt=0, description="track must span this many metres")
+
+
+class RedLightRuleConfig(_Strict):
+    enabled: bool = True
+    red_grace_s: float = Field(default=0.0, ge=0, le=1.0, description="crossing within this many s after red onset counts as amber")
+    red_grace_source: str = "Traffic Rules of the KR, sec. 6: amber forbids entry except when stopping is unsafe; no grace set by law (0 s)"
+    proceed_m: float = Field(default=4.0, gt=0, description="front must go this far past the stop line to count as running the light, m")
+
+
+class StopLineRuleConfig(_Strict):
+    enabled: bool = True
+    overshoot_m: float = Field(default=0.5, ge=0, description="front beyond the stop line by at least this, m")
+    overshoot_source: str = "Traffic Rules of the KR, sec. 6.13: stop before the stop line at a prohibiting signal; 0.5 m measurement margin"
+    stopped_speed_kmh: float = Field(default=3.0, gt=0, description="below this the vehicle counts as stopped")
+    min_stop_s: float = Field(default=1.0, gt=0, description="stopped at least this long")
+
+
+class RulesConfig(_Strict):
+    speeding: SpeedingRuleConfig = SpeedingRuleConfig()
+    red_light: RedLightRuleConfig = RedLightRuleConfig()
+    stop_line: StopLineRuleConfig = StopLineRuleConfig()
+
+
+class CameraConfig(_Strict):
+    """One camera's site description: calibration, geometry, limits and signal."""
+
+    camera_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = ""
+    location: Location | None = None
+    start_time_utc: dt.datetime = Field(description="UTC wall time of frame 0 for file sources")
+    image_size_px: tuple[int, int] = Field(description="width, height")
+    speed_limit_kmh: float = Field(gt=0, le=150)
+    calibration: Calibration
+    lanes: list[Lane] = []
+    lines: list[Line] = []
+    zones: list[Zone] = []
+    signal: SignalConfig | None = None
+    rules: RulesConfig = RulesConfig()
+
+    @field_validator("start_time_utc")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (e.g. ...Z for UTC)")
+        return value.astimezone(dt.timezone.utc)
+
+    @field_validator("image_size_px")
+    @classmethod
+    def _size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] < 64 or value[1] < 64:
+            raise ValueError(f"image size {value} is too small (minimum 64x64)")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "CameraConfig":
+        ids = [x.id for x in (*self.lanes, *self.lines, *self.zones)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate ids: {', '.join(dupes)}")
+        if self.signal is not None:
+            stop_lines = {ln.id for ln in self.lines if ln.kind == "stop_line"}
+            if self.signal.stop_line not in stop_lines:
+                raise ValueError(
+                    f"signal.stop_line '{self.signal.stop_line}' is not a stop_line id "
+                    f"(stop lines: {sorted(stop_lines) or 'none'})"
+                )
+        return self
+
+    def line(self, line_id: str) -> Line:
+        for ln in self.lines:
+            if ln.id == line_id:
+                return ln
+        raise KeyError(line_id)
+
+
+def _mark_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    """Record the 1-based YAML line of every mapping key / sequence item under ``node``."""
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _mark_lines(value, (*path, key.value), out)
+            out[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _mark_lines(item, (*path, i), out)
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def load_camera_config(path: str | Path) -> CameraConfig:
+    """Read and validate a camera config, including its geometry.
+
+    Raises:
+        ConfigError: naming the file, each bad field (with its YAML line) and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), ["top level must be a mapping of fields"])
+    lines: dict[tuple[Any, ...], int] = {}
+    if root is not None:
+        _mark_lines(root, (), lines)
+    try:
+        config = CameraConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_for(loc, lines)
+            where = f" (line {line})" if line else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "required field is missing"
+            problems.append(f"{field}{where}: {msg}")
+        raise ConfigError(str(path), problems) from exc
+    from pipeline.scene import check_scene_geometry  # geometry needs numpy/cv2, kept at the edge
+
+    problems = check_scene_geometry(config)
+    if problems:
+        raise ConfigError(str(path), [f"{f}{_where(f, lines)}: {m}" for f, m in problems])
+    return config
+
+
+def _where(field: str, lines: dict[tuple[Any, ...], int]) -> str:
+    loc = tuple(int(p) if p.isdigit() else p for p in field.split("."))
+    line = _line_for(loc, lines)
+    return f" (line {line})" if line else ""

@@ -1,0 +1,274 @@
+"""The processing run: one video + one camera config -> violations, evidence and stored rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detectors.base import Detector
+from pipeline.analysis import TrackAnalysis, analyse_track
+from pipeline.config import CameraConfig
+from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
+from pipeline.scene import build_scene_geometry
+from pipeline.signals import PlanSignalSource
+from pipeline.tracking import RoadTracker
+from pipeline.types import RuleHit, Violation
+from pipeline.video import VideoInfo, grab_frames, probe_video, read_frames
+from safecity.errors import InputError
+from safecity.version import SOFTWARE_VERSION
+from store.repository import CameraRecord, RunRecord, TrackSummary
+
+log = logging.getLogger(__name__)
+
+RESULT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Knobs of one run (detector choice lives with the caller, which builds the detector)."""
+
+    batch_size: int = 4
+    min_track_points: int = 5
+
+
+@dataclass
+class ProcessResult:
+    camera: CameraRecord
+    run: RunRecord
+    tracks: list[TrackSummary]
+    violations: list[Violation]
+    analyses: list[TrackAnalysis] = field(repr=False, default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def violation_id(camera_id: str, video_sha256: str, track_id: int, rule: str) -> str:
+    """Stable key per camera, source, track and rule: re-runs find the same violation."""
+    return hashlib.sha256(f"{camera_id}|{video_sha256}|{track_id}|{rule}".encode()).hexdigest()[:32]
+
+
+def process_video(
+    video: Path,
+    config: CameraConfig,
+    config_sha256: str,
+    detector: Detector,
+    model_name: str,
+    evidence_root: Path,
+    options: ProcessOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ProcessResult:
+    """Detect, track and apply the rules to every frame of ``video``; write evidence files.
+
+    Args:
+        video: a video file readable by OpenCV.
+        config: the validated camera config.
+        config_sha256: digest of the config file, recorded with the camera.
+        detector: a vehicle detector.
+        model_name: the detector's model identification, recorded with the run.
+        evidence_root: folder that receives ``<violation id>/...`` evidence files.
+        on_progress: called with (frames done, frames expected).
+
+    Raises:
+        InputError: the video is missing or unreadable, or its size differs from the config's.
+    """
+    options = options or ProcessOptions()
+    info = probe_video(Path(video), config.start_time_utc)
+    if (info.width, info.height) != tuple(config.image_size_px):
+        raise InputError(
+            f"{video}: frame size {info.width}x{info.height} differs from the camera config's "
+            f"image_size_px {config.image_size_px[0]}x{config.image_size_px[1]}"
+        )
+    video_sha = file_sha256(info.path)
+    geometry = build_scene_geometry(config)
+    signal = PlanSignalSource(config.signal.plan) if config.signal else None
+    tracker = RoadTracker(geometry, (info.width, info.height), info.fps)
+
+    started = time.perf_counter()
+    frames_done = 0
+    batch: list = []
+
+    def flush() -> None:
+        nonlocal frames_done
+        dets = detector.detect([f.image for f in batch])
+        for f, d in zip(batch, dets):
+            tracker.update(f.index, f.t_s, d)
+        frames_done += len(batch)
+        batch.clear()
+        if on_progress:
+            on_progress(frames_done, info.frame_count)
+
+    for frame in read_frames(info):
+        batch.append(frame)
+        if len(batch) >= options.batch_size:
+            flush()
+    if batch:
+        flush()
+    if frames_done == 0:
+        raise InputError(f"{video}: no frame could be decoded")
+
+    tracks = tracker.tracks(min_points=options.min_track_points)
+    analyses = [analyse_track(t, config, geometry, signal) for t in tracks]
+    elapsed = time.perf_counter() - started
+
+    camera = CameraRecord(config.camera_id, config.name, config.calibration.version, config.speed_limit_kmh, config_sha256)
+    run_id = hashlib.sha256(f"{config.camera_id}|{config_sha256}|{video_sha}|{SOFTWARE_VERSION}|{model_name}".encode()).hexdigest()[:32]
+    run = RunRecord(run_id, config.camera_id, str(info.path), video_sha, frames_done, info.fps, config.start_time_utc, SOFTWARE_VERSION, model_name)
+    summaries = [
+        TrackSummary(
+            a.track.track_id,
+            a.track.class_name,
+            a.track.points[0].frame,
+            a.track.points[-1].frame,
+            len(a.track.points),
+            round(a.speed.speed_kmh, 2) if a.speed else None,
+            round(a.max_speed.speed_kmh, 2) if a.max_speed else None,
+        )
+        for a in analyses
+    ]
+    violations = _build_violations(analyses, config, info, video_sha, evidence_root)
+    log.info(
+        "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
+        config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
+    )
+    return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed)
+
+
+def _build_violations(
+    analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path
+) -> list[Violation]:
+    hits: list[tuple[TrackAnalysis, RuleHit, dict[str, int]]] = []
+    for a in analyses:
+        for hit in a.hits:
+            hits.append((a, hit, evidence_frames(a.track, hit)))
+    frames = grab_frames(info, {i for _, _, idx in hits for i in idx.values()})
+    store = FolderEvidenceStore(evidence_root)
+    stop_px = None
+    if config.signal is not None:
+        stop_px = np.asarray(config.line(config.signal.stop_line).points_px, dtype=np.float64)
+    out: list[Violation] = []
+    for a, hit, idx in hits:
+        track = a.track
+        vid = violation_id(config.camera_id, video_sha, track.track_id, hit.type)
+        files = []
+        for kind, frame_no in idx.items():
+            image = frames.get(frame_no)
+            if image is None:
+                log.warning("evidence frame missing violation_id=%s frame=%d", vid, frame_no)
+                continue
+            t_s = frame_no / info.fps
+            label = _label(hit)
+            ov = Overlay(config.camera_id, info.utc(t_s).isoformat(timespec="milliseconds"), stop_px, hit.signal_state, label)
+            files.append(store.put(f"{vid}/{kind}.jpg", encode_jpeg(annotate(image, track, frame_no, ov)), f"frame_{kind}"))
+            if kind == "at":
+                crop = vehicle_crop(image, track.point_near(hit.t_at_s).box_px)
+                files.append(store.put(f"{vid}/vehicle.jpg", encode_jpeg(crop), "vehicle_crop"))
+        first = track.points[0]
+        last = track.points[-1]
+        out.append(
+            Violation(
+                id=vid,
+                type=hit.type,
+                camera_id=config.camera_id,
+                track_id=track.track_id,
+                class_name=track.class_name,
+                first_frame=first.frame,
+                last_frame=last.frame,
+                at_frame=idx["at"],
+                first_time_utc=info.utc(hit.t_start_s).isoformat(timespec="milliseconds"),
+                last_time_utc=info.utc(hit.t_end_s).isoformat(timespec="milliseconds"),
+                speed_kmh=hit.speed_kmh,
+                limit_kmh=hit.limit_kmh if hit.limit_kmh is not None else config.speed_limit_kmh,
+                signal_state=hit.signal_state,
+                measurements=dict(hit.measurements, t_start_s=round(hit.t_start_s, 3), t_end_s=round(hit.t_end_s, 3)),
+                evidence=tuple(files),
+            )
+        )
+    out.sort(key=lambda v: (v.first_time_utc, v.id))
+    return out
+
+
+def _label(hit: RuleHit) -> str:
+    if hit.type == "speeding":
+        return f"SPEEDING {hit.speed_kmh:.1f} km/h (limit {hit.limit_kmh:.0f})"
+    if hit.type == "red_light":
+        return "RED LIGHT: crossed the stop line at red"
+    if hit.type == "stop_line":
+        return f"STOP LINE: stopped {hit.measurements.get('beyond_line_m', 0):.1f} m beyond at red"
+    return hit.type.upper()
+
+
+def result_document(result: ProcessResult) -> dict:
+    """The ``violations.json`` document (schema in docs/results.md)."""
+    run = result.run
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "run_id": run.id,
+        "camera_id": run.camera_id,
+        "calibration_version": result.camera.calibration_version,
+        "video": run.video_path,
+        "video_sha256": run.video_sha256,
+        "fps": run.fps,
+        "frame_count": run.frame_count,
+        "start_time_utc": run.start_time_utc.isoformat(),
+        "software_version": run.software_version,
+        "model": run.model,
+        "violations": [_violation_doc(v) for v in result.violations],
+    }
+
+
+def _violation_doc(v: Violation) -> dict:
+    d = asdict(v)
+    d["evidence"] = [asdict(e) for e in v.evidence]
+    return d
+
+
+def tracks_document(result: ProcessResult) -> dict:
+    """The ``tracks.json`` document: every track with its per-frame boxes and road positions."""
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "run_id": result.run.id,
+        "tracks": [
+            {
+                "track_id": a.track.track_id,
+                "class_name": a.track.class_name,
+                "speed_kmh": round(a.speed.speed_kmh, 2) if a.speed else None,
+                "speed_window_s": [round(a.speed.t_start_s, 3), round(a.speed.t_end_s, 3)] if a.speed else None,
+                "points": [
+                    {"frame": p.frame, "box_px": [round(c, 1) for c in p.box_px], "road_m": [round(c, 3) for c in p.road_m], "usable": p.usable}
+                    for p in a.track.points
+                ],
+            }
+            for a in result.analyses
+        ],
+    }
+
+
+def write_json_atomic(path: Path, document: dict) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)

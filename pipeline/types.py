@@ -1,0 +1,132 @@
+"""Typed records that flow between pipeline stages (never loose dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+ViolationType = Literal[
+    "speeding",
+    "red_light",
+    "stop_line",
+    "solid_line_crossing",
+    "no_stopping",
+    "wrong_way",
+]
+
+IMPLEMENTED_TYPES: tuple[str, ...] = ("speeding", "red_light", "stop_line")
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    """One observation of a tracked vehicle.
+
+    Attributes:
+        frame: frame index in the source, 0-based.
+        t_s: seconds since frame 0.
+        box_px: (x1, y1, x2, y2) in px.
+        road_m: (X, Y) metres, the ground point below the vehicle's front centre.
+        confidence: detector confidence, 0..1.
+        usable: False when the box touches the frame border (position unreliable).
+    """
+
+    frame: int
+    t_s: float
+    box_px: tuple[float, float, float, float]
+    road_m: tuple[float, float]
+    confidence: float
+    usable: bool = True
+
+
+@dataclass(frozen=True)
+class Track:
+    """A tracked vehicle: its class and its observations in time order."""
+
+    track_id: int
+    class_name: str
+    points: tuple[TrackPoint, ...]
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise ValueError(f"track {self.track_id} has no points")
+
+    @property
+    def t_s(self) -> np.ndarray:
+        return np.array([p.t_s for p in self.points])
+
+    @property
+    def road_m(self) -> np.ndarray:
+        return np.array([p.road_m for p in self.points], dtype=np.float64).reshape(-1, 2)
+
+    @property
+    def usable(self) -> np.ndarray:
+        return np.array([p.usable for p in self.points], dtype=bool)
+
+    def point_near(self, t_s: float) -> TrackPoint:
+        """The observation closest in time to ``t_s``."""
+        return self.points[int(np.argmin(np.abs(self.t_s - t_s)))]
+
+
+@dataclass(frozen=True)
+class SpeedMeasurement:
+    """A robust speed over one window of a track.
+
+    Attributes:
+        speed_kmh: magnitude of the fitted velocity, km/h.
+        t_start_s, t_end_s: the window, seconds since frame 0.
+        n_points: observations used.
+        residual_m: RMS residual of the fit, metres (quality).
+    """
+
+    speed_kmh: float
+    t_start_s: float
+    t_end_s: float
+    n_points: int
+    residual_m: float
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """What a rule found on one track, with the measurements that justify it."""
+
+    type: ViolationType
+    track_id: int
+    t_start_s: float
+    t_end_s: float
+    t_at_s: float
+    speed_kmh: float | None = None
+    limit_kmh: float | None = None
+    signal_state: str | None = None
+    measurements: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    kind: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A violation candidate ready to be stored and reviewed."""
+
+    id: str
+    type: ViolationType
+    camera_id: str
+    track_id: int
+    class_name: str
+    first_frame: int
+    last_frame: int
+    at_frame: int
+    first_time_utc: str
+    last_time_utc: str
+    speed_kmh: float | None
+    limit_kmh: float | None
+    signal_state: str | None
+    measurements: dict[str, float]
+    plate_text: str | None = None
+    plate_confidence: float | None = None
+    evidence: tuple[EvidenceFile, ...] = ()

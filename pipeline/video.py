@@ -1,0 +1,137 @@
+"""Video sources: frames with their index and time, decoded in a background thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from safecity.errors import InputError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame.
+
+    Attributes:
+        index: 0-based frame index.
+        t_s: seconds since frame 0.
+        image: BGR uint8 (H, W, 3).
+    """
+
+    index: int
+    t_s: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    start_time_utc: dt.datetime
+
+    def utc(self, t_s: float) -> dt.datetime:
+        """UTC wall time of a moment ``t_s`` seconds after frame 0."""
+        return self.start_time_utc + dt.timedelta(seconds=t_s)
+
+
+def probe_video(path: Path, start_time_utc: dt.datetime) -> VideoInfo:
+    """Open a video file and read its properties.
+
+    Raises:
+        InputError: the file is missing, unreadable or has no decodable frame.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: video file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{path}: cannot open as a video (unknown or corrupt container)")
+        ok, first = cap.read()
+        if not ok or first is None:
+            raise InputError(f"{path}: no decodable frame (empty, truncated or unsupported codec)")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        if not fps or not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            raise InputError(f"{path}: the container states no usable frame rate ({fps!r})")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        h, w = first.shape[:2]
+    finally:
+        cap.release()
+    return VideoInfo(path, float(fps), count, w, h, start_time_utc)
+
+
+def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
+    """Decode frames in a background thread, yielding them in order.
+
+    Decoding overlaps with whatever the consumer does (detection releases the GIL).
+    """
+    q: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def worker() -> None:
+        cap = cv2.VideoCapture(str(info.path))
+        try:
+            idx = 0
+            while not stop.is_set():
+                ok, img = cap.read()
+                if not ok:
+                    break
+                q.put(Frame(idx, idx / info.fps, img))
+                idx += 1
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+        finally:
+            cap.release()
+            q.put(None)
+
+    thread = threading.Thread(target=worker, name=f"decode-{info.path.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise InputError(f"{info.path}: decoding failed: {item}") from item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def grab_frames(info: VideoInfo, wanted: set[int]) -> dict[int, np.ndarray]:
+    """Decode the video once more and keep only the frames whose indices are ``wanted``."""
+    out: dict[int, np.ndarray] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    cap = cv2.VideoCapture(str(info.path))
+    try:
+        idx = 0
+        while idx <= last:
+            if idx in wanted:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                out[idx] = img
+            elif not cap.grab():
+                break
+            idx += 1
+    finally:
+        cap.release()
+    return out

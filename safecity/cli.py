@@ -1,0 +1,158 @@
+"""The ``safecity`` command line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from safecity.errors import SafeCityError
+
+app = typer.Typer(
+    name="safecity",
+    help="Safe City video-fixation traffic enforcement: scenes, processing, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+EXIT_INPUT = 2  # bad input or configuration
+EXIT_FAILED = 1  # a check failed (e.g. evaluation below target)
+
+
+def _fail(exc: Exception, code: int = EXIT_INPUT) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress to stderr")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+@app.command("generate-scene")
+def generate_scene_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write scene.mp4, camera.yaml, truth.json")],
+    scenario: Annotated[str, typer.Option(help="scenario name (see --list)")] = "default",
+    seed: Annotated[int, typer.Option(help="random seed: plates, colours, exact times and speeds")] = 0,
+    duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override the scenario length, seconds")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
+) -> None:
+    """Render a synthetic camera scene with exact ground truth."""
+    from scenes.generate import generate_scene, list_scenarios
+
+    if list_:
+        for name in list_scenarios():
+            out.print(name)
+        return
+    try:
+        files = generate_scene(out_dir, scenario=scenario, seed=seed, duration_s=duration_s)
+    except (ValueError, SafeCityError) as exc:
+        _fail(exc)
+    out.print(f"video  {files.video}\ncamera {files.camera}\ntruth  {files.truth}")
+
+
+@app.command("process")
+def process_cmd(
+    video: Annotated[Path, typer.Argument(help="video file to process")],
+    camera: Annotated[Path, typer.Option("--camera", help="camera config (camera.yaml)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder: violations.json, tracks.json, evidence/")],
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: SQLite file in --out)")] = None,
+    detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
+    json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+) -> None:
+    """Detect, track and apply the rules to a video; store violations and evidence."""
+    from pipeline.config import load_camera_config
+    from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
+    from safecity.composition import build_detector, store_result
+
+    try:
+        config = load_camera_config(camera)
+        config_sha = hashlib.sha256(camera.read_bytes()).hexdigest()
+        det, model_name = build_detector(detector, model)
+        progress_cb, progress_done = _progress(json_out)
+        result = process_video(
+            video, config, config_sha, det, model_name, out_dir / "evidence",
+            ProcessOptions(batch_size=batch_size), on_progress=progress_cb,
+        )
+        progress_done()
+        db_url = db or f"sqlite:///{(out_dir / 'safecity.sqlite').resolve()}"
+        added, existing = store_result(db_url, result)
+        write_json_atomic(out_dir / "tracks.json", tracks_document(result))
+        write_json_atomic(out_dir / "violations.json", result_document(result))
+    except (SafeCityError, ValueError) as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(result_document(result), ensure_ascii=False))
+        return
+    _print_violations(result, out_dir)
+    err.print(
+        f"{result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps); "
+        f"{len(result.tracks)} tracks; {added} violations stored, {existing} already present",
+        highlight=False,
+    )
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task("frames", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total or None)
+
+    return update, bar.stop
+
+
+def _print_violations(result, out_dir: Path) -> None:
+    table = Table(title=f"{result.camera.id}: {len(result.violations)} violations", title_justify="left")
+    for col in ("type", "track", "time (UTC)", "speed km/h", "limit", "signal", "evidence"):
+        table.add_column(col)
+    for v in result.violations:
+        table.add_row(
+            v.type, str(v.track_id), v.first_time_utc[11:23],
+            f"{v.speed_kmh:.1f}" if v.speed_kmh is not None else "",
+            f"{v.limit_kmh:.0f}" if v.limit_kmh else "", v.signal_state or "",
+            str(out_dir / "evidence" / v.id),
+        )
+    out.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    truth: Annotated[Path, typer.Option("--truth", help="truth.json of a generated scene")],
+    result: Annotated[Path, typer.Option("--result", help="violations.json written by `safecity process` (tracks.json beside it)")],
+    json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+) -> None:
+    """Score a processing result against a scene's exact ground truth."""
+    from evaluation.scoring import evaluate_files
+
+    try:
+        report = evaluate_files(truth, result)
+    except (SafeCityError, ValueError) as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    from evaluation.report import print_report
+
+    print_report(report, out)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

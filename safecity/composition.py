@@ -1,0 +1,36 @@
+"""Composition root: builds detectors and stores from names and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detectors.base import Detector
+from pipeline.run import ProcessResult
+from store.db import init_db, make_engine, session_factory
+from store.repository import save_run, upsert_camera
+
+
+def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
+    """A detector by registry name, and the model identification recorded with runs."""
+    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.registry import create_detector
+
+    options = {}
+    model_name = name
+    if name == "onnx":
+        path = Path(model) if model else DEFAULT_VEHICLE_MODEL
+        options["model_path"] = path
+        model_name = f"onnx:{path.name}"
+    return create_detector(name, **options), model_name
+
+
+def store_result(db_url: str, result: ProcessResult) -> tuple[int, int]:
+    """Store a run in one transaction; returns (added, already present) violation counts."""
+    engine = make_engine(db_url)
+    try:
+        init_db(engine)
+        with session_factory(engine).begin() as session:
+            upsert_camera(session, result.camera)
+            return save_run(session, result.run, result.tracks, result.violations)
+    finally:
+        engine.dispose()
