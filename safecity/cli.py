@@ -30,7 +30,8 @@ EXIT_FAILED = 1  # a check failed (e.g. evaluation below target)
 
 
 def _fail(exc: Exception, code: int = EXIT_INPUT) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print("[bold red]error:[/]", end=" ")
+    err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
