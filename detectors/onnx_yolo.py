@@ -60,6 +60,7 @@ def decode_predictions(
     conf_threshold: float,
     iou_threshold: float,
     max_detections: int = MAX_DETECTIONS,
+    agnostic: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn one image's decoded YOLOv5 rows into kept boxes.
 
@@ -73,6 +74,8 @@ def decode_predictions(
         conf_threshold: minimum obj x cls score kept.
         iou_threshold: NMS overlap threshold.
         max_detections: keep at most this many boxes.
+        agnostic: suppress overlaps across classes too (one box per object: a vehicle is not
+            both a car and a truck).
 
     Returns:
         xyxy (M, 4) float32 input px, confidence (M,) float32, class_index (M,) int32 index into
@@ -89,7 +92,8 @@ def decode_predictions(
     rows, best, confidence = rows[keep], best[keep], confidence[keep]
     half_wh = rows[:, 2:4] / 2
     xyxy = np.concatenate([rows[:, 0:2] - half_wh, rows[:, 0:2] + half_wh], axis=1)
-    kept = nms(xyxy, confidence, best, iou_threshold, max_detections)
+    groups = np.zeros_like(best) if agnostic else best
+    kept = nms(xyxy, confidence, groups, iou_threshold, max_detections)
     return (
         xyxy[kept].astype(np.float32),
         confidence[kept].astype(np.float32),
@@ -134,6 +138,7 @@ class OnnxYoloDetector:
             input is fixed.
         providers: onnxruntime execution providers; default CUDA when available, then CPU.
         intra_op_threads: CPU threads per inference; None lets onnxruntime pick (all cores).
+        agnostic_nms: NMS across classes, so one vehicle gets one box (the pipeline's setting).
 
     Raises:
         ModelFileError: ``model_path`` does not exist.
@@ -151,6 +156,7 @@ class OnnxYoloDetector:
         input_size: int = 640,
         providers: Sequence[str] | None = None,
         intra_op_threads: int | None = None,
+        agnostic_nms: bool = False,
     ) -> None:
         import onnxruntime as ort
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
@@ -195,6 +201,7 @@ class OnnxYoloDetector:
         self._class_columns = np.array([self.model_names.index(c) for c in classes], dtype=np.int64)
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
+        self.agnostic_nms = bool(agnostic_nms)
         self._input_name = self._session.get_inputs()[0].name
         logger.info(
             "loaded detector model=%s providers=%s classes=%s input_size=%d",
@@ -287,7 +294,7 @@ class OnnxYoloDetector:
         results = []
         for rows, box in zip(output, boxes, strict=True):
             xyxy, confidence, class_id = decode_predictions(
-                rows, self._class_columns, self.conf_threshold, self.iou_threshold
+                rows, self._class_columns, self.conf_threshold, self.iou_threshold, agnostic=self.agnostic_nms
             )
             results.append(
                 Detections(

@@ -20,6 +20,7 @@ def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
     if name == "onnx":
         path = Path(model) if model else DEFAULT_VEHICLE_MODEL
         options["model_path"] = path
+        options["agnostic_nms"] = True  # one box per vehicle: the tracker must not see car+truck twins
         model_name = f"onnx:{path.name}"
     return create_detector(name, **options), model_name
 

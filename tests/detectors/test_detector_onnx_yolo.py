@@ -228,3 +228,18 @@ def test_finds_cars_on_us101_frames() -> None:
     (car,) = evaluate(preds, [i.truth for i in items], ("car",), threshold=0.25)
     assert car.n_gt > 500
     assert car.ap50 >= 0.6, car
+
+
+def test_agnostic_nms_keeps_one_box_per_object():
+    """Two overlapping boxes of different classes: class-aware NMS keeps both, agnostic keeps one."""
+    from detectors.onnx_yolo import decode_predictions
+
+    rows = np.zeros((2, 85), np.float32)
+    rows[0, :5] = [100, 100, 50, 40, 0.9]
+    rows[0, 5 + 2] = 0.9  # car
+    rows[1, :5] = [102, 101, 52, 40, 0.9]
+    rows[1, 5 + 7] = 0.8  # truck
+    cols = np.array([2, 7])
+    assert len(decode_predictions(rows, cols, 0.25, 0.5)[0]) == 2
+    xyxy, conf, cls = decode_predictions(rows, cols, 0.25, 0.5, agnostic=True)
+    assert len(xyxy) == 1 and cls[0] == 0
