@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -67,7 +68,7 @@ def process_cmd(
     video: Annotated[Path, typer.Argument(help="video file to process")],
     camera: Annotated[Path, typer.Option("--camera", help="camera config (camera.yaml)")],
     out_dir: Annotated[Path, typer.Option("--out", help="output folder: violations.json, tracks.json, evidence/")],
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: SQLite file in --out)")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: $SAFECITY_DB_URL, else SQLite in the home folder)")] = None,
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
     model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
@@ -76,6 +77,7 @@ def process_cmd(
     """Detect, track and apply the rules to a video; store violations and evidence."""
     from pipeline.config import load_camera_config
     from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
+    from exchange.home import init_home
     from safecity.composition import build_detector, store_result
 
     try:
@@ -88,8 +90,8 @@ def process_cmd(
             ProcessOptions(batch_size=batch_size), on_progress=progress_cb,
         )
         progress_done()
-        db_url = db or f"sqlite:///{(out_dir / 'safecity.sqlite').resolve()}"
-        added, existing = store_result(db_url, result)
+        home = init_home()  # idempotent: creates keys on first use, never overwrites
+        added, existing = store_result(db or home.default_db_url, result, home, dt.datetime.now(dt.timezone.utc))
         write_json_atomic(out_dir / "tracks.json", tracks_document(result))
         write_json_atomic(out_dir / "violations.json", result_document(result))
     except (SafeCityError, ValueError) as exc:
@@ -153,6 +155,16 @@ def eval_cmd(
     from evaluation.report import print_report
 
     print_report(report, out)
+
+
+def _mount_subcommands() -> None:
+    from exchange.cli import audit_app, init_command
+
+    app.command("init")(init_command)
+    app.add_typer(audit_app, name="audit")
+
+
+_mount_subcommands()
 
 
 def main() -> None:  # pragma: no cover - console entry

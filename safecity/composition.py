@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from detectors.base import Detector
+from exchange.flow import candidate_from_violation, record_candidates
+from exchange.home import Home
 from pipeline.run import ProcessResult
 from store.db import init_db, make_engine, session_factory
 from store.repository import save_run, upsert_camera
@@ -25,13 +28,25 @@ def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
     return create_detector(name, **options), model_name
 
 
-def store_result(db_url: str, result: ProcessResult) -> tuple[int, int]:
-    """Store a run in one transaction; returns (added, already present) violation counts."""
+def store_result(db_url: str, result: ProcessResult, home: Home, at: dt.datetime) -> tuple[int, int]:
+    """Store a run and log its hand-offs in one transaction.
+
+    The violations, the run and the information provider's signed candidate envelopes (with
+    the AIS owner's receipts) commit together or not at all.
+
+    Returns:
+        (added, already present) violation counts.
+    """
     engine = make_engine(db_url)
     try:
         init_db(engine)
         with session_factory(engine).begin() as session:
             upsert_camera(session, result.camera)
-            return save_run(session, result.run, result.tracks, result.violations)
+            counts = save_run(session, result.run, result.tracks, result.violations)
+            record_candidates(
+                session, home, result.camera.id, result.run.id,
+                [candidate_from_violation(v) for v in result.violations], at,
+            )
+            return counts
     finally:
         engine.dispose()

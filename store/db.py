@@ -30,8 +30,14 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables (migrations arrive with the scale-out work)."""
+    """Create missing tables and the exchange log's append-only triggers.
+
+    (Alembic migrations arrive with the scale-out work.)
+    """
+    import exchange.schema  # noqa: F401 - registers the exchange tables on Base
+
     Base.metadata.create_all(engine)
+    exchange.schema.install_append_only_triggers(engine)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -43,3 +43,10 @@ def db_url(request, tmp_path):
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path, monkeypatch):
+    """Every test gets its own SAFECITY_HOME; none touches ~/.safecity or a configured DB."""
+    monkeypatch.setenv("SAFECITY_HOME", str(tmp_path / "safecity-home"))
+    monkeypatch.delenv("SAFECITY_DB_URL", raising=False)

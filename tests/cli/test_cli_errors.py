@@ -44,6 +44,7 @@ def test_bad_video_exits_2(tmp_path, make_video, message):
     assert message in result.output
     assert not (out / "violations.json").exists()
     assert not (out / "safecity.sqlite").exists()
+    assert not (tmp_path / "safecity-home" / "safecity.sqlite").exists()
 
 
 def test_bad_config_exits_2(tmp_path):

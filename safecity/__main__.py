@@ -1,0 +1,5 @@
+"""`python -m safecity` runs the CLI."""
+
+from safecity.cli import app
+
+app()
