@@ -83,12 +83,22 @@ def nms(
     return np.asarray(keep, dtype=np.int64)
 
 
+def stride_canvas(resized_w: int, resized_h: int, stride: int) -> tuple[int, int]:
+    """The smallest canvas (w, h) px with both sides multiples of ``stride`` that holds a
+    ``resized_w`` x ``resized_h`` image (YOLOv5 ``letterbox(auto=True)``: 640x360 -> 640x384)."""
+    if stride <= 0:
+        raise ValueError(f"stride: expected a positive number of px, got {stride}")
+    return -(-resized_w // stride) * stride, -(-resized_h // stride) * stride
+
+
 @dataclass(frozen=True)
 class Letterbox:
-    """How a frame was fitted into a square network input (YOLOv5 ``letterbox``, no auto-pad).
+    """How a frame was fitted into a network input (YOLOv5 ``letterbox``).
 
-    The frame is scaled by ``scale`` (aspect kept) to ``resized_w`` x ``resized_h`` px and pasted at
-    (``pad_left``, ``pad_top``) on a ``size`` x ``size`` canvas filled with grey 114.
+    The frame is scaled by ``scale`` (aspect kept, longest side to ``size``) to ``resized_w`` x
+    ``resized_h`` px and pasted, centred, at (``pad_left``, ``pad_top``) on a ``canvas_w`` x
+    ``canvas_h`` canvas filled with grey 114. The canvas is the ``size`` square unless another
+    rectangle was asked for (models with dynamic input height/width).
     """
 
     frame_w: int
@@ -99,10 +109,29 @@ class Letterbox:
     resized_h: int
     pad_left: int
     pad_top: int
+    canvas_w: int = -1
+    canvas_h: int = -1
+
+    def __post_init__(self) -> None:
+        # -1: the square canvas of the original (square-only) contract.
+        if self.canvas_w == -1:
+            object.__setattr__(self, "canvas_w", self.size)
+        if self.canvas_h == -1:
+            object.__setattr__(self, "canvas_h", self.size)
 
     @classmethod
-    def fit(cls, frame_w: int, frame_h: int, size: int) -> Letterbox:
-        """The letterbox for a ``frame_w`` x ``frame_h`` px frame into a ``size`` px square."""
+    def fit(
+        cls, frame_w: int, frame_h: int, size: int, canvas: tuple[int, int] | None = None
+    ) -> Letterbox:
+        """The letterbox for a ``frame_w`` x ``frame_h`` px frame scaled to fit ``size`` px.
+
+        Args:
+            frame_w: frame width px.
+            frame_h: frame height px.
+            size: the longest side of the scaled frame px (network input size).
+            canvas: (w, h) px of the input canvas, each >= the scaled frame; None for the
+                ``size`` x ``size`` square.
+        """
         if frame_w <= 0 or frame_h <= 0 or size <= 0:
             raise ValueError(
                 f"expected positive frame and input sizes, got frame {frame_w}x{frame_h} "
@@ -111,10 +140,44 @@ class Letterbox:
         scale = min(size / frame_w, size / frame_h)
         resized_w = min(size, max(1, int(round(frame_w * scale))))
         resized_h = min(size, max(1, int(round(frame_h * scale))))
+        canvas_w, canvas_h = canvas if canvas is not None else (size, size)
+        if not (resized_w <= canvas_w and resized_h <= canvas_h):
+            raise ValueError(
+                f"canvas: expected at least the scaled frame {resized_w}x{resized_h} px, "
+                f"got {canvas_w}x{canvas_h}"
+            )
         # Same rounding as YOLOv5: the odd pixel of padding goes right/bottom.
-        pad_left = int(round((size - resized_w) / 2 - 0.1))
-        pad_top = int(round((size - resized_h) / 2 - 0.1))
-        return cls(frame_w, frame_h, size, scale, resized_w, resized_h, pad_left, pad_top)
+        pad_left = int(round((canvas_w - resized_w) / 2 - 0.1))
+        pad_top = int(round((canvas_h - resized_h) / 2 - 0.1))
+        return cls(
+            frame_w,
+            frame_h,
+            size,
+            scale,
+            resized_w,
+            resized_h,
+            pad_left,
+            pad_top,
+            canvas_w,
+            canvas_h,
+        )
+
+    @classmethod
+    def fit_rect(
+        cls, frame_w: int, frame_h: int, size: int, stride: int = 32, border: int = 0
+    ) -> Letterbox:
+        """The letterbox onto the smallest ``stride``-aligned canvas holding the scaled frame
+        plus ``border`` px of grey on every side, for models with dynamic input height/width.
+
+        With ``border`` 0, 1920x1080 at ``size`` 640 goes onto a 640x384 canvas (12 px of grey
+        above and below); with ``border`` 32, onto 704x448. The scale is the square letterbox's
+        either way, so objects keep their size in px.
+        """
+        if border < 0:
+            raise ValueError(f"border: expected >= 0 px, got {border}")
+        probe = cls.fit(frame_w, frame_h, size)
+        canvas = stride_canvas(probe.resized_w + 2 * border, probe.resized_h + 2 * border, stride)
+        return cls.fit(frame_w, frame_h, size, canvas)
 
     def to_input(self, xyxy: np.ndarray) -> np.ndarray:
         """Frame px (N, 4) -> network input px (N, 4)."""

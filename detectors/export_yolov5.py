@@ -9,11 +9,15 @@ tensor (Detect head and anchors included, strict), fold BatchNorm into the convo
 export with the box decoding inside the graph.
 
 ONNX contract (what :mod:`detectors.onnx_yolo` reads):
-    input ``images``: float32 [N, 3, S, S], RGB, 0..1, letterboxed (S = ``imgsz`` metadata).
-    output ``output``: float32 [N, A, 5 + nc], A = 3 anchors x (S/8)^2 + (S/16)^2 + (S/32)^2
-        (25200 at 640); columns cx, cy, w, h in input px, objectness, nc class scores, all
-        after sigmoid.
-    metadata_props: ``names`` (JSON list), ``imgsz``, ``stride``, ``strides``, ``anchors_px``,
+    input ``images``: float32 [N, 3, H, W], RGB, 0..1, letterboxed. By default H and W are
+        dynamic (any multiples of 32, e.g. 384x640 for a 16:9 frame at ``imgsz`` 640: the grid
+        is computed in the graph from the feature-map size); ``--static-hw`` exports a fixed
+        square ``imgsz`` input instead (e.g. for engines that want static shapes).
+    output ``output``: float32 [N, A, 5 + nc], A = 3 anchors x (HW/8^2 + HW/16^2 + HW/32^2)
+        (25200 at 640x640, 15120 at 384x640); columns cx, cy, w, h in input px, objectness,
+        nc class scores, all after sigmoid.
+    metadata_props: ``names`` (JSON list), ``imgsz`` (longest input side the model is run at),
+        ``input_hw`` (``dynamic`` or ``static``), ``stride``, ``strides``, ``anchors_px``,
         ``source`` (sha256 of the checkpoint), ``source_file``, ``format``, ``exporter``.
 
 Needs PyTorch and onnx (``pip install -e .[train]`` or a separate venv); the runtime never does.
@@ -229,8 +233,9 @@ def _build_layers() -> dict[str, type]:
         """Anchor-based YOLOv5 head with the decoding of YOLOv5 v6.x ``Detect.forward``.
 
         ``anchors`` is a buffer (nl, na, 2) in grid units (anchor px / stride), as checkpoints store
-        it. ``set_input_size`` precomputes the grids so the exported graph has a fixed anchor
-        count and no shape arithmetic.
+        it. ``set_input_size`` either precomputes the grids for one square size (a graph with a
+        fixed anchor count and no shape arithmetic) or, with ``dynamic=True``, makes ``forward``
+        build them from each feature map's size, so one graph serves any H x W.
         """
 
         def __init__(self, nc: int, anchors: list[list[int]], ch: list[int]) -> None:
@@ -244,23 +249,39 @@ def _build_layers() -> dict[str, type]:
             self.strides: list[int] = []
             self.grids: list[torch.Tensor] = []
             self.anchor_grids: list[torch.Tensor] = []
+            self.dynamic = False
 
-        def set_input_size(self, imgsz: int, strides: list[float]) -> None:
+        def set_input_size(self, imgsz: int, strides: list[float], dynamic: bool = False) -> None:
             self.strides = [int(s) for s in strides]
+            self.dynamic = dynamic
             self.grids, self.anchor_grids = [], []
             for i, s in enumerate(self.strides):
                 ny = nx = imgsz // s
-                yv, xv = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
-                self.grids.append(torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2).float())
+                self.grids.append(self._grid(ny, nx))
                 self.anchor_grids.append((self.anchors[i] * s).view(1, self.na, 1, 1, 2).clone())
+
+        @staticmethod
+        def _grid(ny: Any, nx: Any) -> torch.Tensor:
+            """(1, 1, ny, nx, 2) float cell offsets x, y; traced as Range ops when sizes are dynamic."""
+            yv, xv = torch.meshgrid(
+                torch.arange(ny, dtype=torch.float32),
+                torch.arange(nx, dtype=torch.float32),
+                indexing="ij",
+            )
+            return torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2)
 
         def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
             out = []
             for i in range(self.nl):
                 x = self.m[i](xs[i])
-                ny, nx = self.grids[i].shape[2:4]
+                if self.dynamic:
+                    ny, nx = x.shape[2], x.shape[3]
+                    grid = self._grid(ny, nx)
+                else:
+                    ny, nx = self.grids[i].shape[2:4]
+                    grid = self.grids[i]
                 y = x.view(-1, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).sigmoid()
-                xy = (y[..., 0:2] * 2 - 0.5 + self.grids[i]) * self.strides[i]
+                xy = (y[..., 0:2] * 2 - 0.5 + grid) * self.strides[i]
                 wh = (y[..., 2:4] * 2) ** 2 * self.anchor_grids[i]
                 y = torch.cat((xy, wh, y[..., 4:]), -1)
                 out.append(y.reshape(-1, self.na * ny * nx, self.no))
@@ -355,13 +376,18 @@ def build_model(cfg: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path:
+def export_coco_yolov5n(
+    checkpoint: Path, out: Path, imgsz: int = IMGSZ, dynamic_hw: bool = True
+) -> Path:
     """Export a YOLOv5 v6.x checkpoint to ONNX with decoding in the graph and names in metadata.
 
     Args:
         checkpoint: the ``.pt`` file (e.g. ``yolov5n_coco.pt``).
         out: where to write the ``.onnx`` file; parent folders are created.
-        imgsz: square input size px, a multiple of the largest stride (32).
+        imgsz: input size px the model is meant to run at (the square side of a static export,
+            the longest side of a dynamic one), a multiple of the largest stride (32).
+        dynamic_hw: input height and width dynamic (any multiples of 32), so a 16:9 frame can
+            be letterboxed to 384x640 instead of 640x640; False exports a fixed square input.
 
     Returns:
         ``out``.
@@ -382,7 +408,7 @@ def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path
     if imgsz % int(max(ckpt["stride"])):
         raise ValueError(f"imgsz: expected a multiple of {int(max(ckpt['stride']))}, got {imgsz}")
     detect = model.model[-1]
-    detect.set_input_size(imgsz, ckpt["stride"])
+    detect.set_input_size(imgsz, ckpt["stride"], dynamic=dynamic_hw)
     model.fuse()
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("rebuilt YOLOv5 params=%d tensors=%d", n_params, len(ckpt["state_dict"]))
@@ -401,7 +427,14 @@ def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path
             opset_version=OPSET,
             input_names=["images"],
             output_names=["output"],
-            dynamic_axes={"images": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes=(
+                {
+                    "images": {0: "batch", 2: "height", 3: "width"},
+                    "output": {0: "batch", 1: "anchors"},
+                }
+                if dynamic_hw
+                else {"images": {0: "batch"}, "output": {0: "batch"}}
+            ),
             do_constant_folding=True,
         )
 
@@ -410,6 +443,7 @@ def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path
     metadata = {
         "names": json.dumps(ckpt["names"]),
         "imgsz": str(imgsz),
+        "input_hw": "dynamic" if dynamic_hw else "static",
         "stride": str(int(max(ckpt["stride"]))),
         "strides": json.dumps([int(s) for s in ckpt["stride"]]),
         "anchors_px": json.dumps(anchors_px.tolist()),
@@ -419,6 +453,10 @@ def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path
         "exporter": f"detectors.export_yolov5 torch=={torch.__version__} onnx=={onnx.__version__}",
         "licence": "AGPL-3.0 (YOLOv5 weights)",
     }
+    # The traced graph leaves the column count symbolic when H/W are dynamic; it is 5 + nc.
+    out_dims = proto.graph.output[0].type.tensor_type.shape.dim
+    out_dims[2].Clear()
+    out_dims[2].dim_value = 5 + len(ckpt["names"])
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -427,13 +465,18 @@ def export_coco_yolov5n(checkpoint: Path, out: Path, imgsz: int = IMGSZ) -> Path
     onnx.checker.check_model(proto)
     onnx.save(proto, str(out))
 
-    _check_against_torch(model, out, imgsz)
+    shapes = [(imgsz, imgsz)]
+    if dynamic_hw:  # a landscape and a portrait rectangle exercise the in-graph grids
+        short = max(32, (imgsz * 9 // 16 + 31) // 32 * 32)
+        shapes += [(short, imgsz), (imgsz, short)]
+    for height, width in shapes:
+        _check_against_torch(model, out, height, width)
     logger.info("exported onnx=%s bytes=%d source_sha256=%s", out, out.stat().st_size, source_sha)
     return out
 
 
-def _check_against_torch(model: Any, onnx_path: Path, imgsz: int) -> None:
-    """Run PyTorch and onnxruntime on the same batch of 2; raise if the outputs differ."""
+def _check_against_torch(model: Any, onnx_path: Path, height: int, width: int) -> None:
+    """Run PyTorch and onnxruntime on the same batch of 2 (H x W px); raise if the outputs differ."""
     import numpy as np
     import torch
 
@@ -443,7 +486,7 @@ def _check_against_torch(model: Any, onnx_path: Path, imgsz: int) -> None:
         logger.warning("onnxruntime not installed; skipped the PyTorch/ONNX comparison")
         return
     rng = np.random.default_rng(0)
-    batch = rng.random((2, 3, imgsz, imgsz), dtype=np.float32)
+    batch = rng.random((2, 3, height, width), dtype=np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(batch)).numpy()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -454,18 +497,29 @@ def _check_against_torch(model: Any, onnx_path: Path, imgsz: int) -> None:
     err = float(np.max(np.abs(got - expected) / (1.0 + np.abs(expected))))
     if err > 1e-3:
         raise ValueError(f"ONNX and PyTorch outputs differ: max relative error {err:.2e}")
-    logger.info("onnx matches torch max_rel_err=%.2e shape=%s", err, got.shape)
+    logger.info(
+        "onnx matches torch max_rel_err=%.2e input_hw=%dx%d shape=%s", err, height, width, got.shape
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="YOLOv5 v6.x .pt file")
     parser.add_argument("--out", type=Path, required=True, help="ONNX file to write")
-    parser.add_argument("--imgsz", type=int, default=IMGSZ, help="square input size px")
+    parser.add_argument(
+        "--imgsz", type=int, default=IMGSZ, help="input size px (longest side; square if static)"
+    )
+    parser.add_argument(
+        "--static-hw",
+        action="store_true",
+        help="fixed square imgsz x imgsz input (default: dynamic height and width)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     try:
-        export_coco_yolov5n(args.checkpoint, args.out, imgsz=args.imgsz)
+        export_coco_yolov5n(
+            args.checkpoint, args.out, imgsz=args.imgsz, dynamic_hw=not args.static_hw
+        )
     except (FileNotFoundError, ValueError) as exc:
         logger.error("export failed: %s", exc)
         return 1

@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -27,100 +27,20 @@ import numpy as np
 
 from detectors.base import Detections
 from detectors.evaluate import ClassScore, GroundTruth, evaluate
+from detectors.labels import (  # noqa: F401 - re-exported: measure's readers moved there
+    COCO_IDS,
+    LabelledImage,
+    read_coco_json,
+    read_yolo_txt,
+)
 from detectors.models import DEFAULT_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector
 
 logger = logging.getLogger(__name__)
 
-#: COCO ids of the classes our vocabulary uses (YOLO txt labels of coco128 use these).
-COCO_IDS: dict[int, str] = {
-    0: "person",
-    2: "car",
-    3: "motorcycle",
-    5: "bus",
-    7: "truck",
-    9: "traffic light",
-}
 VEHICLES: tuple[str, ...] = ("car", "bus", "truck", "motorcycle")
 SMALL_HEIGHT_PX = 32.0
 EVAL_CONF = 0.001
-
-
-@dataclass(frozen=True)
-class LabelledImage:
-    """An image file and its ground truth."""
-
-    path: Path
-    truth: GroundTruth
-
-
-def read_coco_json(annotations: Path, images_dir: Path) -> list[LabelledImage]:
-    """Images of a COCO json file with their boxes (crowd boxes dropped), by category name."""
-    data = json.loads(annotations.read_text())
-    names = {c["id"]: c["name"] for c in data["categories"]}
-    vocab = tuple(sorted(set(names.values())))
-    boxes: dict[int, list[tuple[list[float], int]]] = {im["id"]: [] for im in data["images"]}
-    for ann in data["annotations"]:
-        if ann.get("iscrowd", 0):
-            continue
-        x, y, w, h = ann["bbox"]
-        boxes[ann["image_id"]].append(
-            ([x, y, x + w, y + h], vocab.index(names[ann["category_id"]]))
-        )
-    out = []
-    for im in sorted(data["images"], key=lambda im: im["file_name"]):
-        rows = boxes[im["id"]]
-        out.append(
-            LabelledImage(
-                path=images_dir / im["file_name"],
-                truth=GroundTruth(
-                    xyxy=np.array([r[0] for r in rows], dtype=np.float64).reshape(-1, 4),
-                    class_id=np.array([r[1] for r in rows], dtype=np.int64),
-                    class_names=vocab,
-                ),
-            )
-        )
-    return out
-
-
-def read_yolo_txt(
-    images_dir: Path, labels_dir: Path, class_ids: dict[int, str]
-) -> list[LabelledImage]:
-    """Images with YOLO txt labels (class cx cy w h, normalised); keeps only ``class_ids``."""
-    vocab = tuple(class_ids.values())
-    out = []
-    for image_path in sorted(images_dir.glob("*.jpg")):
-        label_path = labels_dir / f"{image_path.stem}.txt"
-        height, width = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED).shape[:2]
-        rows = []
-        if label_path.is_file():
-            for line in label_path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) != 5 or int(parts[0]) not in class_ids:
-                    continue
-                cx, cy, w, h = (float(v) for v in parts[1:])
-                rows.append(
-                    (
-                        [
-                            (cx - w / 2) * width,
-                            (cy - h / 2) * height,
-                            (cx + w / 2) * width,
-                            (cy + h / 2) * height,
-                        ],
-                        vocab.index(class_ids[int(parts[0])]),
-                    )
-                )
-        out.append(
-            LabelledImage(
-                path=image_path,
-                truth=GroundTruth(
-                    xyxy=np.array([r[0] for r in rows], dtype=np.float64).reshape(-1, 4),
-                    class_id=np.array([r[1] for r in rows], dtype=np.int64),
-                    class_names=vocab,
-                ),
-            )
-        )
-    return out
 
 
 def data_sets(data: Path) -> dict[str, list[LabelledImage]]:
@@ -184,27 +104,75 @@ def score_set(
     }
 
 
-def time_detector(model: Path, frame: np.ndarray, threads: int, runs: int = 30) -> dict[str, float]:
-    """Median ms of one ``detect([frame])`` call (pre + inference + post) and of the session alone."""
-    detector = OnnxYoloDetector(model, intra_op_threads=threads, providers=["CPUExecutionProvider"])
-    batch, _ = detector.preprocess([frame])
-    for _ in range(3):  # warm-up: first runs allocate
-        detector.detect([frame])
-    end_to_end, session_only = [], []
+def time_detector(
+    model: Path,
+    frame: np.ndarray,
+    threads: int,
+    runs: int = 30,
+    rectangular: bool | None = None,
+    border_px: int = 32,
+) -> dict[str, object]:
+    """Median ms of one ``detect([frame])`` call (pre + inference + post) and of the session alone.
+
+    ``rectangular`` and ``border_px`` go to :class:`OnnxYoloDetector`.
+    """
+    return time_layouts(model, frame, threads, [(rectangular, border_px)], runs)[0]
+
+
+def time_layouts(
+    model: Path,
+    frame: np.ndarray,
+    threads: int,
+    layouts: Sequence[tuple[bool | None, int]],
+    runs: int = 30,
+) -> list[dict[str, object]]:
+    """Time several letterbox layouts (``rectangular``, ``border_px``) on one frame, interleaved.
+
+    The layouts take turns call by call, so load from other processes on a shared machine hits
+    them alike and the ratios stay meaningful even when the absolute times drift.
+
+    Returns:
+        Per layout: threads, frame and input size, median and minimum ms of ``detect([frame])``
+        (letterbox + inference + decode/NMS) and the median ms of the session call alone.
+    """
+    detectors = [
+        OnnxYoloDetector(
+            model,
+            intra_op_threads=threads,
+            providers=["CPUExecutionProvider"],
+            rectangular=rect,
+            border_px=border,
+        )
+        for rect, border in layouts
+    ]
+    batches = [d.preprocess([frame])[0] for d in detectors]
+    for detector in detectors:  # warm-up: first runs allocate
+        for _ in range(3):
+            detector.detect([frame])
+    end_to_end: list[list[float]] = [[] for _ in detectors]
+    session_only: list[list[float]] = [[] for _ in detectors]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        detector.detect([frame])
-        t1 = time.perf_counter()
-        detector.infer(batch)
-        t2 = time.perf_counter()
-        end_to_end.append((t1 - t0) * 1000)
-        session_only.append((t2 - t1) * 1000)
-    return {
-        "threads": threads,
-        "detect_ms_median": statistics.median(end_to_end),
-        "session_ms_median": statistics.median(session_only),
-        "detect_ms_min": min(end_to_end),
-    }
+        for k, detector in enumerate(detectors):
+            t0 = time.perf_counter()
+            detector.detect([frame])
+            t1 = time.perf_counter()
+            detector.infer(batches[k])
+            t2 = time.perf_counter()
+            end_to_end[k].append((t1 - t0) * 1000)
+            session_only[k].append((t2 - t1) * 1000)
+    return [
+        {
+            "rectangular": detector.rectangular,
+            "border_px": detector.border_px if detector.rectangular else 0,
+            "threads": threads,
+            "frame_wh": [int(frame.shape[1]), int(frame.shape[0])],
+            "input_wh": [int(batches[k].shape[3]), int(batches[k].shape[2])],
+            "detect_ms_median": statistics.median(end_to_end[k]),
+            "session_ms_median": statistics.median(session_only[k]),
+            "detect_ms_min": min(end_to_end[k]),
+        }
+        for k, detector in enumerate(detectors)
+    ]
 
 
 def _fmt(x: float) -> str:
@@ -234,6 +202,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, nargs="*", default=[1, 2], help="thread counts to time"
     )
+    parser.add_argument(
+        "--letterbox",
+        choices=("auto", "square"),
+        default="auto",
+        help="auto: the smallest stride-aligned rectangle when the model allows; square: always "
+        "the input_size square (to compare)",
+    )
+    parser.add_argument(
+        "--border-px", type=int, default=32, help="grey border of a rectangular canvas, px"
+    )
+    parser.add_argument(
+        "--timing-frame",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra image or video (first frame) to time on, e.g. a 16:9 clip; repeatable",
+    )
+    parser.add_argument("--timing-runs", type=int, default=30, help="timed calls per layout")
+    parser.add_argument(
+        "--timing-only", action="store_true", help="skip the data sets; time the layouts only"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
@@ -242,11 +231,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     classes = VEHICLES + ("person", "traffic light")
-    detector = OnnxYoloDetector(args.model, classes=classes, conf_threshold=EVAL_CONF)
-    report: dict[str, object] = {"model": str(args.model), "threshold": args.threshold}
+    rectangular = None if args.letterbox == "auto" else False
+    detector = OnnxYoloDetector(
+        args.model,
+        classes=classes,
+        conf_threshold=EVAL_CONF,
+        rectangular=rectangular,
+        border_px=args.border_px,
+    )
+    report: dict[str, object] = {
+        "model": str(args.model),
+        "threshold": args.threshold,
+        "letterbox": f"rectangle border {args.border_px} px" if detector.rectangular else "square",
+    }
     tables = []
     sets = data_sets(args.data)
-    for name, items in sets.items():
+    for name, items in ({} if args.timing_only else sets).items():
         t0 = time.perf_counter()
         predictions = predict(detector, items)
         logger.info(
@@ -267,15 +267,41 @@ def main(argv: list[str] | None = None) -> int:
         }
         tables.append(markdown_table(f"{name} (any vehicle class = car)", vehicle_scores))
 
-    frame = cv2.imread(str(sets["ngsim_us101"][0].path))
-    timings = [time_detector(args.model, frame, threads) for threads in args.threads]
+    frames = [cv2.imread(str(sets["ngsim_us101"][0].path))]
+    frames += [read_first_frame(path) for path in args.timing_frame]
+    layouts = [(False, 0)] + ([(True, 0), (True, 32)] if detector.dynamic_hw else [])
+    timings = [
+        row
+        for frame in frames
+        for threads in args.threads
+        for row in time_layouts(args.model, frame, threads, layouts, runs=args.timing_runs)
+    ]
     report["timing"] = timings
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print("\n\n".join(tables))
-        print(f"\ntiming on a {frame.shape[1]}x{frame.shape[0]} frame: {json.dumps(timings)}")
+        print("\ntiming:\n" + "\n".join(json.dumps(t) for t in timings))
     return 0
+
+
+def read_first_frame(path: Path) -> np.ndarray:
+    """An image file, or the first frame of a video file, as BGR uint8.
+
+    Raises:
+        ValueError: neither readable as an image nor as a video.
+    """
+    image = cv2.imread(str(path))
+    if image is not None:
+        return image
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        raise ValueError(f"{path}: not a readable image or video")
+    return frame
 
 
 def truth_as_vehicle(truth: GroundTruth) -> GroundTruth:

@@ -14,6 +14,8 @@ from detectors.base import Detector
 #: Every implemented backend. Add a line here when a backend lands; nothing registers itself.
 DETECTORS: dict[str, str] = {
     "onnx": "detectors.onnx_yolo:OnnxYoloDetector",
+    "motion": "detectors.motion:MotionDetector",
+    "ultralytics": "detectors.ultralytics_yolo:UltralyticsDetector",
 }
 
 

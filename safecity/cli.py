@@ -158,8 +158,13 @@ def eval_cmd(
 
 
 def _mount_subcommands() -> None:
+    from bench.cli import bench_cmd
+    from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
 
+    app.command("detect")(detect_cmd)
+    app.command("eval-detector")(eval_detector_cmd)
+    app.command("bench")(bench_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
 

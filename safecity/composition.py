@@ -20,11 +20,11 @@ def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
 
     options = {}
     model_name = name
-    if name == "onnx":
+    if name in ("onnx", "ultralytics"):
         path = Path(model) if model else DEFAULT_VEHICLE_MODEL
         options["model_path"] = path
         options["agnostic_nms"] = True  # one box per vehicle: the tracker must not see car+truck twins
-        model_name = f"onnx:{path.name}"
+        model_name = f"{name}:{path.name}"
     return create_detector(name, **options), model_name
 
 

@@ -75,3 +75,54 @@ def test_letterbox_rejects_empty_frame() -> None:
     """A zero-size frame is a ValueError naming the sizes."""
     with pytest.raises(ValueError, match="frame 0x10"):
         Letterbox.fit(0, 10, 640)
+
+
+@pytest.mark.parametrize(
+    ("frame_wh", "size", "border", "canvas_wh", "pad_lt"),
+    [
+        ((1920, 1080), 640, 0, (640, 384), (0, 12)),
+        ((1920, 1080), 640, 32, (704, 448), (32, 44)),
+        ((640, 480), 640, 0, (640, 480), (0, 0)),
+        ((100, 1000), 320, 0, (32, 320), (0, 0)),
+    ],
+)
+def test_letterbox_fit_rect(
+    frame_wh: tuple[int, int],
+    size: int,
+    border: int,
+    canvas_wh: tuple[int, int],
+    pad_lt: tuple[int, int],
+) -> None:
+    """fit_rect keeps the square's scale and centres the frame on the smallest aligned canvas."""
+    box = Letterbox.fit_rect(*frame_wh, size, stride=32, border=border)
+    square = Letterbox.fit(*frame_wh, size)
+    assert (box.canvas_w, box.canvas_h) == canvas_wh
+    assert (box.pad_left, box.pad_top) == pad_lt
+    assert (box.scale, box.resized_w, box.resized_h) == (
+        square.scale,
+        square.resized_w,
+        square.resized_h,
+    )
+    xyxy = np.array([[10.0, 20.0, 50.0, 60.0]], np.float32)
+    np.testing.assert_allclose(box.to_frame(box.to_input(xyxy)), xyxy, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"canvas": (320, 640)},
+            r"canvas: expected at least the scaled frame 640x480 px, got 320x640",
+        ),
+    ],
+)
+def test_letterbox_rejects_small_canvas(kwargs: dict, message: str) -> None:
+    """A canvas smaller than the scaled frame is refused with both sizes in the message."""
+    with pytest.raises(ValueError, match=message):
+        Letterbox.fit(640, 480, 640, **kwargs)
+
+
+def test_letterbox_fit_rect_rejects_negative_border() -> None:
+    """A negative border is a ValueError."""
+    with pytest.raises(ValueError, match=r"border: expected >= 0 px, got -1"):
+        Letterbox.fit_rect(640, 480, 640, border=-1)

@@ -48,11 +48,37 @@ def test_export_matches_committed_model(tmp_path: Path) -> None:
     from detectors.export_yolov5 import export_coco_yolov5n
 
     out = export_coco_yolov5n(CHECKPOINT, tmp_path / "m.onnx")
-    batch = np.random.default_rng(1).random((1, 3, 640, 640), dtype=np.float32)
-    fresh = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
-        None, {"images": batch}
-    )[0]
-    committed = ort.InferenceSession(
-        str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"]
-    ).run(None, {"images": batch})[0]
-    np.testing.assert_allclose(fresh, committed, rtol=1e-4, atol=1e-3)
+    fresh = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    committed = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
+    for height, width in [(640, 640), (384, 640)]:
+        batch = np.random.default_rng(1).random((1, 3, height, width), dtype=np.float32)
+        np.testing.assert_allclose(
+            fresh.run(None, {"images": batch})[0],
+            committed.run(None, {"images": batch})[0],
+            rtol=1e-4,
+            atol=1e-3,
+        )
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not CHECKPOINT.is_file(), reason=f"checkpoint not found at {CHECKPOINT}")
+def test_static_export_equals_dynamic_at_640(tmp_path: Path) -> None:
+    """--static-hw gives a fixed 640x640 input with the same outputs as the dynamic graph."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import onnxruntime as ort
+
+    from detectors.export_yolov5 import export_coco_yolov5n
+
+    out = export_coco_yolov5n(CHECKPOINT, tmp_path / "static.onnx", dynamic_hw=False)
+    static = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert static.get_inputs()[0].shape[1:] == [3, 640, 640]
+    assert static.get_outputs()[0].shape[1:] == [25200, 85]
+    batch = np.random.default_rng(2).random((2, 3, 640, 640), dtype=np.float32)
+    dynamic = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(
+        static.run(None, {"images": batch})[0],
+        dynamic.run(None, {"images": batch})[0],
+        rtol=1e-4,
+        atol=1e-3,
+    )

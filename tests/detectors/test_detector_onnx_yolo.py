@@ -30,15 +30,23 @@ def detector() -> OnnxYoloDetector:
     return OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, intra_op_threads=2)
 
 
+@pytest.fixture(scope="module")
+def static_model(tiny_yolo_onnx) -> Path:
+    """A tiny ONNX model with the YOLOv5 contract and a fixed 64x64 input (all-zero scores)."""
+    return tiny_yolo_onnx(static_size=64)
+
+
 def test_model_file_contract() -> None:
     """The committed model has the documented input, output and metadata."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
     (inp,), (out,) = session.get_inputs(), session.get_outputs()
-    assert (inp.name, inp.type, inp.shape[1:]) == ("images", "tensor(float)", [3, 640, 640])
-    assert isinstance(inp.shape[0], str), "batch dimension must be dynamic"
-    assert out.shape[1:] == [25200, 85]
+    assert (inp.name, inp.type, inp.shape[1]) == ("images", "tensor(float)", 3)
+    assert all(isinstance(d, str) for d in inp.shape[0:1] + inp.shape[2:4]), (
+        "batch, height and width must be dynamic"
+    )
+    assert out.shape[2] == 85
     meta = session.get_modelmeta().custom_metadata_map
     names = json.loads(meta["names"])
     assert len(names) == 80 and [names[i] for i in (0, 2, 3, 5, 7, 9)] == [
@@ -51,9 +59,16 @@ def test_model_file_contract() -> None:
     ]
     assert (meta["imgsz"], meta["stride"], meta["source"]) == ("640", "32", CHECKPOINT_SHA256)
     assert (meta["source_file"], meta["format"]) == ("yolov5n_coco.pt", "yolov5-v6-decoded")
-    batch = np.full((2, 3, 640, 640), 0.5, np.float32)
-    (y,) = session.run(None, {"images": batch})
-    assert y.shape == (2, 25200, 85) and 0.0 <= y[..., 4:].min() and y[..., 4:].max() <= 1.0
+    assert meta["input_hw"] == "dynamic"
+    # anchors = 3 x (H/8 x W/8 + H/16 x W/16 + H/32 x W/32)
+    for (height, width), anchors in {
+        (640, 640): 25200,
+        (384, 640): 15120,
+        (640, 384): 15120,
+    }.items():
+        batch = np.full((2, 3, height, width), 0.5, np.float32)
+        (y,) = session.run(None, {"images": batch})
+        assert y.shape == (2, anchors, 85) and 0.0 <= y[..., 4:].min() and y[..., 4:].max() <= 1.0
 
 
 def test_missing_model_names_the_path(tmp_path: Path) -> None:
@@ -95,9 +110,9 @@ def test_model_without_names_is_refused(tmp_path: Path) -> None:
         ({"classes": "car"}, ValueError, r"non-empty sequence"),
         ({"conf_threshold": 0.0}, ValueError, r"conf_threshold: expected a value in \(0, 1\)"),
         ({"iou_threshold": 1.5}, ValueError, r"iou_threshold"),
-        ({"input_size": 320}, ValueError, r"takes 640x640 px, got 320"),
         ({"input_size": 100}, ValueError, r"multiple of 32"),
         ({"intra_op_threads": 0}, ValueError, r"intra_op_threads"),
+        ({"border_px": -1}, ValueError, r"border_px: expected >= 0, got -1"),
     ],
 )
 def test_bad_options(options: dict, error: type, message: str) -> None:
@@ -132,6 +147,77 @@ def test_blank_frames_and_empty_batch(detector: OnnxYoloDetector) -> None:
     )
     assert [len(r) for r in results] == [0, 0]
     assert results[0].class_names == ("car", "bus", "truck", "motorcycle")
+
+
+def test_fixed_model_refuses_other_sizes_and_rectangles(static_model: Path) -> None:
+    """A model exported with a fixed square input takes only that size and the square canvas."""
+    with pytest.raises(ValueError, match=r"takes 64x64 px, got 320"):
+        OnnxYoloDetector(static_model, input_size=320)
+    with pytest.raises(ValueError, match=r"rectangular: the model .*fixed input"):
+        OnnxYoloDetector(static_model, input_size=64, rectangular=True)
+    detector = OnnxYoloDetector(static_model, input_size=64)
+    assert not detector.rectangular
+    assert detector.canvas_for(1920, 1080) == (64, 64)
+    (result,) = detector.detect([np.zeros((90, 160, 3), np.uint8)])
+    assert len(result) == 0
+
+
+@pytest.mark.parametrize(
+    ("frame_wh", "border_px", "canvas_wh"),
+    [
+        ((1920, 1080), 0, (640, 384)),
+        ((1280, 720), 0, (640, 384)),
+        ((640, 480), 0, (640, 480)),
+        ((480, 640), 0, (480, 640)),
+        ((854, 480), 0, (640, 384)),
+        ((320, 240), 0, (640, 480)),
+        ((352, 288), 0, (640, 544)),
+        ((1920, 1080), 32, (704, 448)),
+        ((640, 480), 32, (704, 544)),
+        ((480, 640), 32, (544, 704)),
+        ((352, 288), 32, (704, 608)),
+    ],
+)
+def test_rectangular_canvas_per_aspect(
+    frame_wh: tuple[int, int], border_px: int, canvas_wh: tuple[int, int]
+) -> None:
+    """With the dynamic committed model a frame goes onto the smallest 32-px-aligned rectangle
+    holding it and its border, the frame centred and at the square letterbox's scale."""
+    detector = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, border_px=border_px, intra_op_threads=1)
+    assert detector.rectangular and detector.dynamic_hw
+    assert detector.canvas_for(*frame_wh) == canvas_wh
+    batch, (box,) = detector.preprocess([np.zeros((frame_wh[1], frame_wh[0], 3), np.uint8)])
+    assert batch.shape == (1, 3, canvas_wh[1], canvas_wh[0])
+    assert (box.canvas_w, box.canvas_h) == canvas_wh
+    assert box.scale == pytest.approx(640 / max(frame_wh))
+    assert box.pad_left >= border_px and box.pad_top >= border_px
+    assert abs(2 * box.pad_left + box.resized_w - canvas_wh[0]) <= 1
+
+
+@pytest.mark.parametrize("anchor_free", [False, True])
+def test_both_output_layouts_decode_to_frame_px(tiny_yolo_onnx, anchor_free: bool) -> None:
+    """A YOLOv5 (objectness) and an ultralytics (anchor-free) model predicting the same box at
+    input px (80, 70, 120, 90) give that box in frame px: a 640x480 frame sits at (32, 32) on
+    its 704x544 canvas."""
+    if anchor_free:  # cx, cy, w, h, then class scores: car is class 2
+        row = {0: 100.0, 1: 80.0, 2: 40.0, 3: 20.0, 4 + 2: 0.9}
+    else:  # cx, cy, w, h, objectness, class scores
+        row = {0: 100.0, 1: 80.0, 2: 40.0, 3: 20.0, 4: 1.0, 5 + 2: 0.9}
+    detector = OnnxYoloDetector(
+        tiny_yolo_onnx(anchor_free=anchor_free, row=row), intra_op_threads=1
+    )
+    assert detector.anchor_free is anchor_free
+    (result,) = detector.detect([np.zeros((480, 640, 3), np.uint8)])
+    assert result.class_names == ("car", "bus", "truck", "motorcycle")
+    assert result.class_id.tolist() == [0]
+    np.testing.assert_allclose(result.xyxy, [[48, 38, 88, 58]], atol=1e-4)
+    np.testing.assert_allclose(result.confidence, [0.9], rtol=1e-6)
+
+
+def test_square_option_on_dynamic_model() -> None:
+    """rectangular=False letterboxes to the 640 square even on the dynamic model."""
+    square = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, rectangular=False, intra_op_threads=1)
+    assert square.canvas_for(1920, 1080) == (640, 640)
 
 
 def test_letterbox_pads_grey() -> None:

@@ -15,8 +15,16 @@ from detectors.registry import DETECTORS, create_detector, detector_names
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("onx", r"unknown detector 'onx': expected one of \['onnx'\]; did you mean 'onnx'\?"),
-        ("yolo-gpu-xyz", r"unknown detector 'yolo-gpu-xyz': expected one of \['onnx'\]$"),
+        (
+            "onx",
+            r"unknown detector 'onx': expected one of \['motion', 'onnx', 'ultralytics'\]; "
+            r"did you mean 'onnx'\?",
+        ),
+        (
+            "yolo-gpu-xyz",
+            r"unknown detector 'yolo-gpu-xyz': expected one of \['motion', 'onnx', 'ultralytics'\]$",
+        ),
+        ("motio", r"did you mean 'motion'\?"),
         ("", r"unknown detector '': expected one of"),
     ],
 )
@@ -45,10 +53,11 @@ def test_import_is_lazy() -> None:
     """Importing the registry imports no backend (nor onnxruntime)."""
     code = (
         "import sys, detectors.registry; "
-        "print('onnxruntime' in sys.modules, 'detectors.onnx_yolo' in sys.modules)"
+        "print('onnxruntime' in sys.modules, 'detectors.onnx_yolo' in sys.modules, "
+        "'ultralytics' in sys.modules, 'torch' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False"] * 4
