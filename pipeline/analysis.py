@@ -37,13 +37,13 @@ def analyse_track(
     """Run every enabled rule on one track."""
     rules = config.rules
     use = track.usable
-    t, pos = track.t_s[use], track.road_m[use]
-    speeds = window_speeds(t, pos, rules.speeding.fit_window_s)
+    zone = track.measurable(rules.speeding.max_m_per_px)
+    speeds = window_speeds(track.t_s[zone], track.road_m[zone], rules.speeding.fit_window_s)
     hits: list[RuleHit] = []
     hit = check_speeding(track, speeds, config.speed_limit_kmh, rules.speeding)
     if hit:
         hits.append(hit)
-    if signal is not None and config.signal is not None and len(t) >= 3:
+    if signal is not None and config.signal is not None and use.sum() >= 3:
         progress = line_progress(track, geometry.stop_segment(config.signal.stop_line))
         red = check_red_light(track.track_id, progress, signal, rules.red_light)
         if red:

@@ -95,6 +95,11 @@ class SpeedingRuleConfig(_Strict):
     )
     fit_window_s: float = Field(default=1.2, gt=0.2, le=5, description="robust speed fit window, s")
     min_track_m: float = Field(default=6.0, gt=0, description="track must span this many metres")
+    max_m_per_px: float = Field(
+        default=0.25, gt=0, le=2,
+        description="speed uses only observations where one pixel spans at most this much road, m "
+        "(the measurement zone: far boxes quantise position too coarsely)",
+    )
 
 
 class RedLightRuleConfig(_Strict):

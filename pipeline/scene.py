@@ -40,6 +40,14 @@ class SceneGeometry:
         """(N, 2) image px -> (N, 2) road metres."""
         return apply_homography(self.homography, points_px)
 
+    def metres_per_px(self, points_px: np.ndarray) -> np.ndarray:
+        """(N,) road metres spanned by one pixel step (the larger of x and y) at each image point."""
+        p = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
+        base = self.to_road(p)
+        dx = np.linalg.norm(self.to_road(p + [1.0, 0.0]) - base, axis=1)
+        dy = np.linalg.norm(self.to_road(p + [0.0, 1.0]) - base, axis=1)
+        return np.maximum(dx, dy)
+
     def to_image(self, points_m: np.ndarray) -> np.ndarray:
         """(N, 2) road metres -> (N, 2) image px."""
         return apply_homography(np.linalg.inv(self.homography), points_m)

@@ -53,6 +53,7 @@ class RoadTracker:
         xyxy = tracked.xyxy.astype(np.float64)
         feet = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
         road = self._geometry.to_road(feet)
+        resolution = self._geometry.metres_per_px(feet)
         w, h = self._size
         m = self._settings.border_margin_px
         touches = (xyxy[:, 0] <= m) | (xyxy[:, 1] <= m) | (xyxy[:, 2] >= w - m) | (xyxy[:, 3] >= h - m)
@@ -68,6 +69,7 @@ class RoadTracker:
                     road_m=(float(road[k, 0]), float(road[k, 1])),
                     confidence=float(conf[k]),
                     usable=bool(not touches[k] and np.all(np.isfinite(road[k]))),
+                    m_per_px=float(resolution[k]) if np.isfinite(resolution[k]) else float("inf"),
                 )
             )
             self._classes[tid][str(names[k])] += float(conf[k])

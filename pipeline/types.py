@@ -30,6 +30,7 @@ class TrackPoint:
         road_m: (X, Y) metres, the ground point below the vehicle's front centre.
         confidence: detector confidence, 0..1.
         usable: False when the box touches the frame border (position unreliable).
+        m_per_px: road metres one image pixel spans at the road point (measurement resolution).
     """
 
     frame: int
@@ -38,6 +39,7 @@ class TrackPoint:
     road_m: tuple[float, float]
     confidence: float
     usable: bool = True
+    m_per_px: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class Track:
     @property
     def usable(self) -> np.ndarray:
         return np.array([p.usable for p in self.points], dtype=bool)
+
+    def measurable(self, max_m_per_px: float) -> np.ndarray:
+        """Usable observations where one pixel spans at most ``max_m_per_px`` of road."""
+        return self.usable & np.array([p.m_per_px <= max_m_per_px for p in self.points], dtype=bool)
 
     def point_near(self, t_s: float) -> TrackPoint:
         """The observation closest in time to ``t_s``."""

@@ -157,6 +157,36 @@ def eval_cmd(
     print_report(report, out)
 
 
+@app.command("eval-suite")
+def eval_suite_cmd(
+    scenarios: Annotated[str, typer.Option("--scenarios", help="comma-separated scenario names")] = "default,night",
+    seeds: Annotated[str, typer.Option("--seeds", help="comma-separated seeds")] = "1,2",
+    work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
+    duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+) -> None:
+    """Generate fresh scenes, process them with the real detector, and pool the scores."""
+    from evaluation.report import print_report
+    from evaluation.suite import run_suite
+    from safecity.composition import build_detector
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        det, model_name = build_detector("onnx", None)
+        suite = run_suite([s.strip() for s in scenarios.split(",") if s.strip()], seed_list, work_dir, det, model_name, duration_s)
+    except (SafeCityError, ValueError) as exc:
+        _fail(exc)
+    pooled = suite.pooled()
+    if json_out:
+        doc = pooled.to_dict()
+        doc["scenes"] = [{"scenario": sc, "seed": sd, **rep.to_dict()} for sc, sd, rep in suite.scenes]
+        doc["frames"], doc["seconds"] = suite.frames, round(suite.seconds, 2)
+        print(json.dumps(doc, indent=2))
+        return
+    out.print(f"{len(suite.scenes)} scenes, {suite.frames} frames, pooled:", highlight=False)
+    print_report(pooled, out)
+
+
 def _mount_subcommands() -> None:
     from bench.cli import bench_cmd
     from detectors.cli import detect_cmd, eval_detector_cmd

@@ -23,7 +23,7 @@ def check_speeding(
     """
     if not cfg.enabled or not speeds:
         return None
-    pos = track.road_m[track.usable]
+    pos = track.road_m[track.measurable(cfg.max_m_per_px)]
     if len(pos) < 2:
         return None
     span_m = float(abs(pos[:, 1].max() - pos[:, 1].min()))

@@ -1,0 +1,255 @@
+"""Public entry point: render a synthetic enforcement scene with its camera config and truth.
+
+    >>> from scenes.generate import generate_scene
+    >>> files = generate_scene(Path("out/demo"), scenario="default", seed=0)  # doctest: +SKIP
+
+Writes ``scene.mp4`` (1280x720, 25 fps, mp4v), ``camera.yaml`` and ``truth.json`` into the
+output folder. Everything is deterministic given (scenario, seed, duration).
+Run ``python -m scenes.generate --help`` for a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from scenes.camera import PinholeCamera, enforcement_camera
+from scenes.camera_yaml import camera_config, write_camera_yaml
+from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast
+from scenes.kinematics import Trajectories, simulate
+from scenes.layout import RoadLayout, default_layout
+from scenes.mesh import Mesh, lighting_for
+from scenes.painter import Pose, VehicleView, project_vehicle
+from scenes.plates import PlateRaster
+from scenes.postfx import SensorNoise
+from scenes.render import FrameRenderer, VehicleRender
+from scenes.rules import RuleContext, Violation, find_violations
+from scenes.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
+from scenes.truth import TruthHeader, frame_record, frame_truth, lane_of, truth_document, write_json
+from scenes.world import build_backdrop, street_lamps
+
+__all__ = ["SCENARIOS", "SceneFiles", "ScenePlan", "generate_scene", "list_scenarios", "plan_scene", "build_truth"]
+
+logger = logging.getLogger(__name__)
+
+FPS = 25.0
+SPEED_LIMIT_KMH = 60
+SPEED_TOLERANCE_KMH = 10
+#: Bishkek local time (UTC+6) shown in the on-screen clock.
+_LOCAL = dt.timezone(dt.timedelta(hours=6))
+
+
+@dataclass(frozen=True)
+class SceneFiles:
+    """Paths of one generated scene."""
+
+    video: Path
+    camera: Path
+    truth: Path
+
+
+@dataclass(frozen=True)
+class ScenePlan:
+    """Everything about a scene except its pixels: cast, trajectories, meshes, camera."""
+
+    scenario: Scenario
+    seed: int
+    duration_s: float
+    fps: float
+    frame_count: int
+    camera: PinholeCamera
+    layout: RoadLayout
+    cast: tuple[CastMember, ...]
+    traj: Trajectories
+    meshes: tuple[Mesh, ...]
+
+
+def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | None = None) -> ScenePlan:
+    """Draw the cast and simulate it (cheap; no rendering).
+
+    Raises:
+        ValueError: unknown scenario (the message lists the valid names), bad duration or seed.
+    """
+    sc = get_scenario(scenario)
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    duration = sc.duration_s if duration_s is None else float(duration_s)
+    if not 1.0 / FPS <= duration <= 600.0:
+        raise ValueError(f"duration_s must be between {1 / FPS} and 600 s, got {duration}")
+    layout = default_layout()
+    cast = sample_cast(sc, int(seed), layout)
+    traj = simulate([c.actor for c in cast], layout, sc.signal, duration, FPS)
+    lighting = lighting_for(sc.lighting)
+    from scenes.vehicles import build_vehicle_mesh  # heavy-ish; keep plan imports light
+
+    rng = np.random.default_rng([int(seed), STREAM_APPEARANCE, 7])
+    meshes = tuple(build_vehicle_mesh(c.body, lighting, c.actor.direction, rng) for c in cast)
+    n_frames = int(round(duration * FPS))
+    return ScenePlan(sc, int(seed), duration, FPS, n_frames, enforcement_camera(), layout, tuple(cast), traj, meshes)
+
+
+def _views(plan: ScenePlan, frame: int) -> list[tuple[int, Mesh, Pose, VehicleView]]:
+    step = frame * plan.traj.steps_per_frame
+    out = []
+    for i, member in enumerate(plan.cast):
+        if not plan.traj.alive[i, step]:
+            continue
+        t = plan.traj
+        pose = Pose(float(t.x_m[i, step]), float(t.y_m[i, step]), float(t.hx[i, step]), float(t.hy[i, step]))
+        view = project_vehicle(plan.meshes[i], pose, member.body.length_m, member.body.width_m, plan.camera)
+        if view is not None:
+            out.append((i, plan.meshes[i], pose, view))
+    return out
+
+
+class _TruthCollector:
+    """Accumulates per-frame truth records while frames are produced."""
+
+    def __init__(self, plan: ScenePlan) -> None:
+        self.plan = plan
+        self.frames: list[list[dict]] = [[] for _ in plan.cast]
+        self.in_view = np.zeros((len(plan.cast), plan.frame_count), dtype=bool)
+
+    def add(self, frame: int, views: list[tuple[int, Mesh, Pose, VehicleView]]) -> None:
+        p, step = self.plan, frame * self.plan.traj.steps_per_frame
+        for i, ft in frame_truth(views, p.camera).items():
+            a = p.cast[i].actor
+            t = p.traj
+            cx = float(t.x_m[i, step] - 0.5 * a.length_m * t.hx[i, step])
+            speed = float(np.hypot(t.vx_mps[i, step], t.vy_mps[i, step]))
+            self.frames[i].append(frame_record(frame, p.fps, ft, float(t.x_m[i, step]), float(t.y_m[i, step]), speed,
+                                               lane_of(p.layout, cx)))
+            self.in_view[i, frame] = True
+
+    def document(self) -> tuple[dict, list[Violation]]:
+        p = self.plan
+        ctx = RuleContext(p.layout, p.scenario.signal, self.in_view, p.fps, p.duration_s, SPEED_LIMIT_KMH, SPEED_TOLERANCE_KMH)
+        violations = find_violations([c.actor for c in p.cast], p.traj, ctx)
+        vehicles = []
+        for i, c in enumerate(p.cast):
+            vehicles.append({
+                "id": c.actor.id, "class": c.body.vclass, "plate": c.plate, "plate_country": "KG",
+                "color": c.body.color_name, "length_m": c.body.length_m, "width_m": c.body.width_m,
+                "height_m": c.body.height_m, "direction": c.actor.direction, "role": c.actor.label,
+                "frames": self.frames[i],
+            })
+        header = TruthHeader(p.scenario.name, p.seed, p.scenario.lighting, p.fps, p.frame_count,
+                             (p.camera.width_px, p.camera.height_px), p.scenario.start_time_utc, SPEED_LIMIT_KMH,
+                             SPEED_TOLERANCE_KMH)
+        return truth_document(header, p.scenario.signal, p.duration_s, vehicles, violations), violations
+
+
+def build_truth(plan: ScenePlan) -> dict:
+    """The truth.json document of a planned scene, without rendering any pixels."""
+    collector = _TruthCollector(plan)
+    for k in range(plan.frame_count):
+        collector.add(k, _views(plan, k))
+    return collector.document()[0]
+
+
+def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, duration_s: float | None = None) -> SceneFiles:
+    """Render ``scenario`` with ``seed`` into ``out_dir`` (created if missing).
+
+    Args:
+        out_dir: output folder; scene.mp4, camera.yaml and truth.json are (over)written there.
+        scenario: a name from :data:`SCENARIOS`.
+        seed: varies plates, colours, exact times and speeds (not the set of events).
+        duration_s: override the scenario's length, s.
+
+    Returns:
+        The three output paths.
+
+    Raises:
+        ValueError: unknown scenario (listing valid names), bad seed or duration.
+        OSError: the video could not be written or read back with the expected frame count.
+    """
+    t_start = time.perf_counter()
+    plan = plan_scene(scenario, seed, duration_s)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sc, cam = plan.scenario, plan.camera
+    lighting = lighting_for(sc.lighting)
+    backdrop = build_backdrop(cam, plan.layout, sc.lighting, np.random.default_rng([plan.seed, STREAM_BACKGROUND]))
+    plate_rng = np.random.default_rng([plan.seed, STREAM_APPEARANCE, 11])
+    plates = [PlateRaster.build(c.plate, c.body.vclass, plate_rng) for c in plan.cast]
+    noise = SensorNoise(cam.height_px, cam.width_px, sc.lighting, plan.seed, STREAM_FRAME)
+    renderer = FrameRenderer(cam, backdrop, lighting, noise, "CAM 01 CHUI-AVE", plan.seed, street_lamps(plan.layout))
+    video = out_dir / "scene.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), plan.fps, (cam.width_px, cam.height_px))
+    if not writer.isOpened():
+        raise OSError(f"cannot open a mp4v video writer for {video}")
+    collector = _TruthCollector(plan)
+    start = dt.datetime.fromisoformat(sc.start_time_utc.replace("Z", "+00:00"))
+    t_render = 0.0
+    try:
+        for k in range(plan.frame_count):
+            views = _views(plan, k)
+            collector.add(k, views)
+            step = k * plan.traj.steps_per_frame
+            items = [
+                VehicleRender(i, mesh, plates[i], pose, view,
+                              (float(plan.traj.vx_mps[i, step]), float(plan.traj.vy_mps[i, step])),
+                              plan.cast[i].body.length_m, plan.cast[i].body.width_m, plan.cast[i].body.height_m,
+                              plan.cast[i].actor.direction == "toward")
+                for i, mesh, pose, view in views
+            ]
+            t = k / plan.fps
+            clock = (start + dt.timedelta(seconds=t)).astimezone(_LOCAL).strftime("%Y-%m-%d %H:%M:%S")
+            t0 = time.perf_counter()
+            frame = renderer.render(k, sc.signal.state_at(t), items, clock)
+            t_render += time.perf_counter() - t0
+            writer.write(frame)
+    finally:
+        writer.release()
+    _check_video(video, plan.frame_count)
+    doc, violations = collector.document()
+    truth_path = out_dir / "truth.json"
+    write_json(truth_path, doc)
+    cam_path = out_dir / "camera.yaml"
+    write_camera_yaml(cam_path, camera_config(cam, plan.layout, backdrop.signal, sc.signal, scenario=sc.name, seed=plan.seed,
+                                              start_time_utc=sc.start_time_utc, speed_limit_kmh=SPEED_LIMIT_KMH))
+    logger.info(
+        "scene generated scenario=%s seed=%d frames=%d vehicles=%d violations=%d render_ms_per_frame=%.1f total_s=%.1f "
+        "video_mb=%.2f out=%s", sc.name, plan.seed, plan.frame_count, len(plan.cast), len(violations),
+        1000 * t_render / max(plan.frame_count, 1), time.perf_counter() - t_start, video.stat().st_size / 1e6, out_dir)
+    return SceneFiles(video, cam_path, truth_path)
+
+
+def _check_video(path: Path, expected_frames: int) -> None:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise OSError(f"{path}: written video cannot be opened by cv2.VideoCapture")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    if n != expected_frames:
+        raise OSError(f"{path}: video has {n} frames, expected {expected_frames}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m scenes.generate --scenario night --seed 3 --out out/night``."""
+    parser = argparse.ArgumentParser(description="Render a synthetic Safe City enforcement scene.")
+    parser.add_argument("--scenario", default="default", help=f"one of: {', '.join(list_scenarios())}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration-s", type=float, default=None)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        generate_scene(args.out, args.scenario, args.seed, args.duration_s)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

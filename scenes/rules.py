@@ -1,0 +1,206 @@
+"""Ground-truth violations derived from the exact trajectories (pure: numbers in, records out).
+
+These are the *truth* definitions the pipeline is scored against (docs/truth-schema.md):
+
+* ``speeding``: the highest true speed while in view exceeds limit + tolerance; start/end = first
+  and last in-view frame time.
+* ``red_light``: the front crosses the stop line (front Y < stop-line Y) while the signal
+  prohibits (red, or red + amber) and the front then reaches the intersection's far edge before
+  the next green; start = crossing time, end = min(crossing + 3 s, last in-view time).
+* ``stop_line``: the vehicle comes to a stop (speed < 1 km/h) during a prohibiting phase with its
+  front at least 0.5 m past the stop line (and not yet in the intersection), without then going
+  on at red; start = stop time, end = time it moves again (>= 1 km/h) or scene end.
+* ``solid_line_crossing``: the body centre crosses a solid line where it is painted;
+  start/end = first/last time the body overlaps the line around that crossing.
+* ``no_stopping``: stopped (speed < 1 km/h) with the body centre inside a no-stopping zone for at
+  least 5 s; start = stop time, end = move-off time (or scene end), details.dwell_s.
+* ``wrong_way``: moving against the lawful direction of the lane under the body centre;
+  start/end = first/last in-view frame time in that state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenes.geom2d import point_in_polygon
+from scenes.kinematics import Actor, Trajectories
+from scenes.layout import RoadLayout
+from scenes.signal import PROHIBITING, SignalPlan
+
+STOPPED_KMH = 1.0
+STOP_LINE_OVERSHOOT_M = 0.5
+NO_STOPPING_MIN_S = 5.0
+RED_LIGHT_WINDOW_S = 3.0
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One true violation: ``type`` by ``vehicle_id`` from ``start_s`` to ``end_s`` (scene s)."""
+
+    type: str
+    vehicle_id: int
+    start_s: float
+    end_s: float
+    details: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Everything the rules need besides the trajectories.
+
+    Attributes:
+        layout: site geometry. plan: signal plan.
+        in_view: (n_actors, n_frames) bool, the vehicle has a truth box in that frame.
+        fps: frames per second. duration_s: scene length, s.
+        limit_kmh: speed limit. tolerance_kmh: enforcement tolerance.
+    """
+
+    layout: RoadLayout
+    plan: SignalPlan
+    in_view: np.ndarray
+    fps: float
+    duration_s: float
+    limit_kmh: float
+    tolerance_kmh: float
+
+
+def _view_span(ctx: RuleContext, i: int, mask: np.ndarray | None = None) -> tuple[float, float] | None:
+    frames = ctx.in_view[i] if mask is None else ctx.in_view[i] & mask
+    idx = np.nonzero(frames)[0]
+    if len(idx) == 0:
+        return None
+    return float(idx[0] / ctx.fps), float(idx[-1] / ctx.fps)
+
+
+def _episodes(flag: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (first, last) index runs where ``flag`` is true."""
+    d = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0] - 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _speeding(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    span = _view_span(ctx, i)
+    if span is None:
+        return []
+    speed = traj.speed_mps[i, traj.frame_slice()] * 3.6
+    vmax = float(np.nanmax(np.where(ctx.in_view[i], speed, np.nan)))
+    if vmax <= ctx.limit_kmh + ctx.tolerance_kmh:
+        return []
+    return [Violation("speeding", a.id, span[0], span[1], {"true_speed_kmh": round(vmax, 2), "limit_kmh": ctx.limit_kmh,
+                                                            "tolerance_kmh": ctx.tolerance_kmh})]
+
+
+def _red_light_and_stop_line(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    if a.direction != "toward":
+        return []
+    alive = traj.alive[i]
+    y = np.where(alive, traj.y_m[i], np.nan)
+    t = traj.t_s
+    line = ctx.layout.stop_line_y_m
+    far_edge = ctx.layout.intersection_y_m[1]
+    out: list[Violation] = []
+    cross = np.nonzero(alive[1:] & alive[:-1] & (y[:-1] >= line) & (y[1:] < line))[0]
+    ran_red = False
+    if len(cross):
+        k = int(cross[0])
+        frac = (y[k] - line) / (y[k] - y[k + 1])
+        t_cross = float(t[k] + frac * (t[k + 1] - t[k]))
+        state = ctx.plan.state_at(t_cross)
+        if state in PROHIBITING:
+            enter = np.nonzero(alive & (t > t_cross) & (y <= far_edge))[0]
+            if len(enter) and ctx.plan.state_at(float(t[enter[0]])) != "green":
+                ran_red = True
+                span = _view_span(ctx, i)
+                end = min(t_cross + RED_LIGHT_WINDOW_S, span[1] if span else t_cross + RED_LIGHT_WINDOW_S)
+                speed = float(traj.speed_mps[i, k] * 3.6)
+                out.append(Violation("red_light", a.id, round(t_cross, 3), round(end, 3),
+                                     {"signal_state": state, "crossing_speed_kmh": round(speed, 2),
+                                      "red_elapsed_s": round(ctx.plan.elapsed_in(t_cross, PROHIBITING), 3)}))
+    if ran_red:
+        return out
+    stopped = alive & (traj.speed_mps[i] * 3.6 < STOPPED_KMH)
+    for s0, s1 in _episodes(stopped):
+        t0 = float(t[s0])
+        if ctx.plan.state_at(t0) not in PROHIBITING:
+            continue
+        if not (far_edge < y[s0] <= line - STOP_LINE_OVERSHOOT_M):
+            continue
+        end = float(t[s1 + 1]) if s1 + 1 < len(t) and alive[s1 + 1] else ctx.duration_s
+        out.append(Violation("stop_line", a.id, round(t0, 3), round(end, 3),
+                             {"overshoot_m": round(float(line - y[s0]), 3), "signal_state": ctx.plan.state_at(t0)}))
+        break
+    return out
+
+
+def _solid_lines(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    alive = traj.alive[i]
+    cx = traj.x_m[i] - 0.5 * a.length_m * traj.hx[i]
+    cy = traj.y_m[i] - 0.5 * a.length_m * traj.hy[i]
+    out: list[Violation] = []
+    for line in ctx.layout.lines:
+        if line.kind != "solid":
+            continue
+        (xa, ya), (xb, yb) = line.points_m[0], line.points_m[-1]
+        if abs(xa - xb) > 1e-9:
+            raise ValueError(f"line {line.id}: only lines along the road (constant X) are supported")
+        side = np.sign(cx - xa)
+        flips = np.nonzero(alive[1:] & alive[:-1] & (side[1:] != side[:-1]) & (side[1:] != 0))[0]
+        for k in flips:
+            if not (min(ya, yb) <= cy[k] <= max(ya, yb)):
+                continue
+            overlap = alive & (np.abs(cx - xa) < 0.5 * a.width_m)
+            run = next(((s, e) for s, e in _episodes(overlap) if s <= k + 1 and e >= k), None)
+            s, e = run if run else (k, k + 1)
+            lane_from = ctx.layout.lane_at(float(cx[s]))
+            lane_to = ctx.layout.lane_at(float(cx[e]))
+            out.append(Violation("solid_line_crossing", a.id, round(float(traj.t_s[s]), 3), round(float(traj.t_s[e]), 3),
+                                 {"line_id": line.id, "from_lane": lane_from.id if lane_from else "",
+                                  "to_lane": lane_to.id if lane_to else ""}))
+    return out
+
+
+def _no_stopping(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    alive = traj.alive[i]
+    cx = traj.x_m[i] - 0.5 * a.length_m * traj.hx[i]
+    cy = traj.y_m[i] - 0.5 * a.length_m * traj.hy[i]
+    stopped = alive & (traj.speed_mps[i] * 3.6 < STOPPED_KMH)
+    out: list[Violation] = []
+    for zone in ctx.layout.zones:
+        if zone.kind != "no_stopping":
+            continue
+        poly = np.array(zone.polygon_m)
+        for s0, s1 in _episodes(stopped):
+            if not point_in_polygon((float(cx[s0]), float(cy[s0])), poly):
+                continue
+            t0 = float(traj.t_s[s0])
+            end = float(traj.t_s[s1 + 1]) if s1 + 1 < len(traj.t_s) and alive[s1 + 1] else ctx.duration_s
+            if end - t0 >= NO_STOPPING_MIN_S:
+                out.append(Violation("no_stopping", a.id, round(t0, 3), round(end, 3),
+                                     {"zone_id": zone.id, "dwell_s": round(end - t0, 3)}))
+    return out
+
+
+def _wrong_way(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    cx = (traj.x_m[i] - 0.5 * a.length_m * traj.hx[i])[traj.frame_slice()]
+    wrong = np.zeros(len(cx), dtype=bool)
+    for k, x in enumerate(cx):
+        if np.isfinite(x):
+            lane = ctx.layout.lane_at(float(x))
+            wrong[k] = lane is not None and lane.direction != a.direction
+    span = _view_span(ctx, i, wrong)
+    if span is None:
+        return []
+    lanes = sorted({ctx.layout.lane_at(float(x)).id for x, w in zip(cx, wrong) if w})
+    return [Violation("wrong_way", a.id, span[0], span[1], {"lane": ",".join(lanes), "direction": a.direction})]
+
+
+def find_violations(actors: list[Actor], traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    """All true violations, ordered by start time then vehicle id."""
+    out: list[Violation] = []
+    for i, a in enumerate(actors):
+        for rule in (_speeding, _red_light_and_stop_line, _solid_lines, _no_stopping, _wrong_way):
+            out.extend(rule(a, i, traj, ctx))
+    return sorted(out, key=lambda v: (v.start_s, v.vehicle_id, v.type))

@@ -1,0 +1,246 @@
+"""Scenario catalogue: which vehicles do what, under which signal plan and light.
+
+A scenario fixes the *set of events*; the seed only draws plates, colours, body variants and
+the exact times and speeds inside the ranges given here. Times are chosen with margins so that
+every seed produces the same violations (``expected_violations``; the tests check this).
+
+Timing convention: ``t_ref_s`` is when the front would pass ``ref_y_m`` (default: the stop
+line for approaching vehicles, the entry point for departing ones) at cruise speed in free flow.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+
+from scenes.signal import SignalPlan, standard_plan
+
+Range = tuple[float, float]
+LIGHTINGS = ("day", "dusk", "night")
+
+
+@dataclass(frozen=True)
+class LaneChangeSpec:
+    """Change to ``to_lane`` when the front reaches a Y in ``trigger_y_m`` (m), over ``duration_s`` (s)."""
+
+    to_lane: str
+    trigger_y_m: Range
+    duration_s: Range = (2.8, 3.3)
+
+
+@dataclass(frozen=True)
+class ZoneStopSpec:
+    """Stop with the front at a Y in ``stop_y_m`` (m) for ``dwell_s`` (s)."""
+
+    stop_y_m: Range
+    dwell_s: Range
+
+
+@dataclass(frozen=True)
+class VehicleSpec:
+    """One vehicle of a scenario, with the ranges the seed draws from.
+
+    Attributes:
+        label: role, e.g. "speeder", "red-light runner" (logs and docs only).
+        vclass: car | bus | truck | motorcycle.
+        lane: starting lane id.
+        direction: actual travel direction, toward | away.
+        speed_kmh: cruise speed range, km/h.
+        t_ref_s: time range of passing ``ref_y_m`` (see module docstring), s.
+        ref_y_m: reference Y, m; None = stop line (toward) / entry point (away).
+        signal: obey | run | stop_beyond | none.
+        stop_offset_m: obey: stop this far before the line (m); stop_beyond: this far past it.
+        lane_change: optional lane change. zone_stop: optional kerb-side stop.
+    """
+
+    label: str
+    vclass: str
+    lane: str
+    direction: str = "toward"
+    speed_kmh: Range = (45.0, 56.0)
+    t_ref_s: Range = (0.0, 0.0)
+    ref_y_m: float | None = None
+    signal: str = "obey"
+    stop_offset_m: Range = (0.6, 1.8)
+    lane_change: LaneChangeSpec | None = None
+    zone_stop: ZoneStopSpec | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named scene recipe.
+
+    Attributes:
+        name: catalogue key.
+        description: one line.
+        lighting: day | dusk | night.
+        duration_s: default length, s.
+        signal: phase plan (offset puts frame 0 in the cycle).
+        vehicles: the cast.
+        expected_violations: violation types the truth must contain (as a multiset).
+        start_time_utc: ISO-8601 UTC time of frame 0.
+    """
+
+    name: str
+    description: str
+    lighting: str
+    duration_s: float
+    signal: SignalPlan
+    vehicles: tuple[VehicleSpec, ...]
+    expected_violations: tuple[str, ...]
+    start_time_utc: str = "2026-11-20T08:00:00Z"
+
+    def __post_init__(self) -> None:
+        if self.lighting not in LIGHTINGS:
+            raise ValueError(f"lighting must be one of {LIGHTINGS}, got {self.lighting!r}")
+        if self.duration_s <= 0:
+            raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
+
+
+_LC = LaneChangeSpec
+# Default 20 s scene. Signal: green 0-8 s, amber 8-11 s, red 11-20 s.
+_MIX: tuple[VehicleSpec, ...] = (
+    VehicleSpec("lawful", "car", "L1", speed_kmh=(46, 54), t_ref_s=(0.2, 0.5)),
+    VehicleSpec("bus", "bus", "L1", speed_kmh=(40, 46), t_ref_s=(2.2, 2.6)),
+    VehicleSpec("speeder", "car", "L2", speed_kmh=(80, 92), t_ref_s=(1.6, 1.9)),
+    VehicleSpec("speeder", "car", "L3", speed_kmh=(78, 90), t_ref_s=(1.2, 1.5)),
+    VehicleSpec("dashed lane change", "car", "L2", speed_kmh=(48, 54), t_ref_s=(3.9, 4.2),
+                lane_change=_LC("L3", (85.0, 90.0))),
+    VehicleSpec("no-stopping", "car", "L1", speed_kmh=(45, 50), t_ref_s=(5.0, 5.4),
+                zone_stop=ZoneStopSpec((63.0, 66.0), (6.0, 7.0))),
+    VehicleSpec("solid lane change", "car", "L2", speed_kmh=(53, 58), t_ref_s=(6.4, 6.7),
+                lane_change=_LC("L3", (63.0, 66.0))),
+    VehicleSpec("amber entry", "car", "L2", speed_kmh=(48, 54), t_ref_s=(8.9, 9.2)),
+    VehicleSpec("red-light runner", "car", "L2", speed_kmh=(48, 55), t_ref_s=(11.7, 12.1), signal="run"),
+    VehicleSpec("stop-line violator", "car", "L2", speed_kmh=(46, 52), t_ref_s=(13.9, 14.3),
+                signal="stop_beyond", stop_offset_m=(1.6, 3.0)),
+    VehicleSpec("queue", "car", "L2", speed_kmh=(45, 52), t_ref_s=(18.6, 19.1)),
+    VehicleSpec("truck", "truck", "L1", speed_kmh=(38, 44), t_ref_s=(19.5, 20.3)),
+    VehicleSpec("motorcycle", "motorcycle", "L5", direction="away", speed_kmh=(46, 52), t_ref_s=(0.0, 0.3)),
+    VehicleSpec("dashed lane change (away)", "car", "L4", direction="away", speed_kmh=(40, 45), t_ref_s=(2.8, 3.2),
+                lane_change=_LC("L5", (45.0, 52.0))),
+    VehicleSpec("speeder (away)", "car", "L4", direction="away", speed_kmh=(78, 88), t_ref_s=(10.6, 11.1)),
+    VehicleSpec("wrong way", "car", "L3", direction="away", speed_kmh=(36, 42), t_ref_s=(10.8, 11.3), signal="none"),
+    VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(12.5, 13.5)),
+)
+_MIX_EXPECTED = (
+    "speeding", "speeding", "speeding", "red_light", "stop_line", "solid_line_crossing",
+    "no_stopping", "wrong_way",
+)
+
+_DEFAULT = Scenario(
+    name="default",
+    description="day, 20 s: speeders, red-light runner, stop-line overshoot, legal queue, solid and "
+    "dashed lane changes, no-stopping dwell, wrong-way car, bus, truck, motorcycle",
+    lighting="day",
+    duration_s=20.0,
+    signal=standard_plan(offset_s=2.0),
+    vehicles=_MIX,
+    expected_violations=_MIX_EXPECTED,
+)
+
+_SPEEDING = Scenario(
+    name="speeding",
+    description="day, 7 s of green: two speeders (one each way) among lawful traffic",
+    lighting="day",
+    duration_s=7.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("lawful", "car", "L1", speed_kmh=(45, 52), t_ref_s=(2.5, 3.0)),
+        VehicleSpec("speeder", "car", "L2", speed_kmh=(82, 95), t_ref_s=(2.8, 3.4)),
+        VehicleSpec("lawful", "car", "L3", speed_kmh=(50, 58), t_ref_s=(1.0, 1.5)),
+        VehicleSpec("lawful", "bus", "L1", speed_kmh=(38, 44), t_ref_s=(7.5, 8.0)),
+        VehicleSpec("speeder (away)", "car", "L4", direction="away", speed_kmh=(78, 90), t_ref_s=(0.5, 1.0)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(1.5, 2.0)),
+    ),
+    expected_violations=("speeding", "speeding"),
+)
+
+# Amber 0-2 s, red from 2 s.
+_RED_LIGHT = Scenario(
+    name="red-light",
+    description="day, 8 s: a lawful amber entry, one red-light runner, lawful stops at the line",
+    lighting="day",
+    duration_s=8.0,
+    signal=standard_plan(offset_s=11.0),
+    vehicles=(
+        VehicleSpec("amber entry", "car", "L3", speed_kmh=(48, 54), t_ref_s=(0.8, 1.1)),
+        VehicleSpec("red-light runner", "car", "L2", speed_kmh=(48, 55), t_ref_s=(3.6, 4.1), signal="run"),
+        VehicleSpec("stops at red", "car", "L1", speed_kmh=(44, 50), t_ref_s=(3.4, 3.9)),
+        VehicleSpec("stops at red", "car", "L3", speed_kmh=(45, 52), t_ref_s=(5.0, 5.5)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(0.5, 1.5)),
+    ),
+    expected_violations=("red_light",),
+)
+
+# Red from 1 s before frame 0 to 11 s.
+_STOP_LINE = Scenario(
+    name="stop-line",
+    description="day, 8 s of red: one car stops past the stop line, others stop before it",
+    lighting="day",
+    duration_s=8.0,
+    signal=standard_plan(offset_s=14.0),
+    vehicles=(
+        VehicleSpec("stop-line violator", "car", "L2", speed_kmh=(44, 50), t_ref_s=(2.6, 3.0),
+                    signal="stop_beyond", stop_offset_m=(1.6, 3.0)),
+        VehicleSpec("stops at red", "car", "L1", speed_kmh=(44, 50), t_ref_s=(2.0, 2.5)),
+        VehicleSpec("stops at red", "truck", "L3", speed_kmh=(38, 44), t_ref_s=(3.0, 3.5)),
+        VehicleSpec("queue", "car", "L2", speed_kmh=(44, 50), t_ref_s=(6.0, 6.4)),
+        VehicleSpec("lawful (away)", "motorcycle", "L4", direction="away", speed_kmh=(40, 48), t_ref_s=(1.0, 1.8)),
+    ),
+    expected_violations=("stop_line",),
+)
+
+# Green 0-4 s, amber 4-7 s, red from 7 s.
+_CLEAN = Scenario(
+    name="clean",
+    description="day, 8 s: lawful traffic only, including an amber entry and stops at red",
+    lighting="day",
+    duration_s=8.0,
+    signal=standard_plan(offset_s=6.0),
+    vehicles=(
+        VehicleSpec("lawful", "car", "L2", speed_kmh=(48, 56), t_ref_s=(1.5, 2.0)),
+        VehicleSpec("amber entry", "car", "L3", speed_kmh=(48, 54), t_ref_s=(4.8, 5.2)),
+        VehicleSpec("stops at red", "car", "L1", speed_kmh=(44, 50), t_ref_s=(6.5, 7.0)),
+        VehicleSpec("stops at red", "car", "L2", speed_kmh=(45, 52), t_ref_s=(7.5, 8.0)),
+        VehicleSpec("lawful", "bus", "L1", speed_kmh=(38, 44), t_ref_s=(1.0, 1.5)),
+        VehicleSpec("dashed lane change (away)", "car", "L4", direction="away", speed_kmh=(42, 48),
+                    t_ref_s=(0.3, 0.8), lane_change=_LC("L5", (45.0, 52.0))),
+        VehicleSpec("lawful (away)", "motorcycle", "L4", direction="away", speed_kmh=(40, 48), t_ref_s=(3.5, 4.0)),
+    ),
+    expected_violations=(),
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        _DEFAULT,
+        replace(_DEFAULT, name="night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the default mix at night (street lights, headlights)"),
+        replace(_DEFAULT, name="dusk", lighting="dusk", start_time_utc="2026-11-20T11:40:00Z",
+                description="the default mix at dusk"),
+        _SPEEDING,
+        _RED_LIGHT,
+        _STOP_LINE,
+        _CLEAN,
+    )
+}
+
+
+def list_scenarios() -> list[str]:
+    """Names of all scenarios, catalogue order."""
+    return list(SCENARIOS)
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called ``name``.
+
+    Raises:
+        ValueError: listing the valid names (and the closest match) for an unknown name.
+    """
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, SCENARIOS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown scenario {name!r}{hint}; valid names: {', '.join(SCENARIOS)}") from None
