@@ -73,6 +73,13 @@ class PinholeCamera:
         """(3,) camera centre, road metres."""
         return np.asarray(self.position_m, dtype=np.float64)
 
+    def ground_depth_halfplane(self, near_m: float = 1.0) -> tuple[float, float, float]:
+        """(a, b, c) with a*X + b*Y + c >= 0 exactly for ground points at least ``near_m`` m in
+        front of the camera (depth along its axis): what can be projected."""
+        fwd = self.rotation[2]
+        c = float(-(fwd[0] * self.centre[0] + fwd[1] * self.centre[1] + fwd[2] * self.centre[2])) - near_m
+        return float(fwd[0]), float(fwd[1]), c
+
     def to_camera(self, points_m: np.ndarray) -> np.ndarray:
         """Road points (N, 3) m -> camera coordinates (N, 3) m (z = depth along the axis)."""
         pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 3)
@@ -133,23 +140,26 @@ class PinholeCamera:
 
 
 def enforcement_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
-    """The scene generator's camera: a roadside pole 7 m high on the left sidewalk.
+    """The scene generator's camera: a roadside pole 7.5 m high on the left sidewalk, framed
+    like a stop-line / speed enforcement camera.
 
-    It stands at X = -12 m (1.5 m behind the approach lanes' kerb), panned 12 deg towards the
-    road and pitched 19 deg down, so the ground straight ahead of it is on the bottom row at
-    ~8 m and the horizon sits ~57 px below the top: sky and roofs, the stop line (Y = 35 m),
-    the crosswalk and the whole intersection are in view. Standing beside the lanes rather than
-    above one of them matters: YOLO models trained on COCO miss many vehicles seen exactly
-    head-on between converging lane lines (measured: recall 0.89 with the camera over the lanes
-    at X = -4.5 m, 0.96 from the kerb). The wide view makes plates small: a 520 mm plate is about
-    35-45 px wide near the bottom of the image and 10-13 px at the stop line.
+    It stands at X = -12 m (1.5 m behind the approach lanes' kerb) and Y = 14 m (on the near
+    corner of the intersection), panned 10 deg towards the road and pitched 15 deg down, with a
+    moderate telephoto (focal 1150 px, ~58 deg horizontal view). The stop line (Y = 35 m) lies
+    just below the middle of the image, the approach runs up to the horizon and the bottom row
+    is at Y ~ 25 m, so a vehicle that goes on at red is seen crossing the crosswalk. Standing
+    beside the lanes rather than above one matters: YOLO models trained on COCO miss many
+    vehicles seen exactly head-on between converging lane lines (measured with a wider view:
+    recall 0.89 with the camera over the lanes at X = -4.5 m, 0.96 from the kerb). The framing
+    gives ~14 px per metre of road at the stop line, and a 520 mm plate is ~25 px wide there
+    and 35-45 px near the bottom of the image.
     """
     scale = width_px / 1280.0
     return PinholeCamera(
         width_px=width_px,
         height_px=height_px,
-        focal_px=880.0 * scale,
-        position_m=(-12.0, 0.0, 7.0),
-        pitch_deg=19.0,
-        yaw_deg=12.0,
+        focal_px=1150.0 * scale,
+        position_m=(-12.0, 14.0, 7.5),
+        pitch_deg=15.0,
+        yaw_deg=10.0,
     )

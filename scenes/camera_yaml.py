@@ -12,16 +12,19 @@ import numpy as np
 import yaml
 
 from scenes.camera import PinholeCamera
-from scenes.geom2d import clip_polygon_to_rect, clip_segment_to_rect
+from scenes.geom2d import clip_polygon_halfplane, clip_polygon_to_rect, clip_segment_to_rect
 from scenes.layout import RoadLayout
 from scenes.signal import SignalPlan
 from scenes.world import SignalHeadPx
 
-#: Ground points used for calibration (marking corners a surveyor would pick), road metres.
+#: Candidate ground points for calibration (marking corners a surveyor would pick), road metres;
+#: those the camera sees (with a margin) are used.
 CALIBRATION_POINTS_M = (
-    (-10.5, 10.0), (-7.0, 12.0), (-3.5, 12.0), (3.5, 16.0), (-10.5, 29.0), (7.0, 29.0), (-7.0, 35.0),
-    (0.0, 45.0), (-10.5, 55.0), (3.5, 60.0), (-3.5, 82.0), (-7.0, 100.0),
+    (-10.5, 10.0), (-7.0, 12.0), (-3.5, 12.0), (3.5, 16.0), (-10.5, 26.0), (-3.5, 26.0), (3.5, 27.0),
+    (-10.5, 29.0), (7.0, 29.0), (-7.0, 35.0), (3.5, 35.0), (0.0, 45.0), (-10.5, 55.0), (3.5, 60.0),
+    (-3.5, 82.0), (-7.0, 100.0), (3.5, 120.0),
 )
+_MIN_CALIBRATION_POINTS = 6
 _MIN_LINE_PX = 15.0
 _LANE_Y_M = (1.0, 150.0)
 
@@ -34,28 +37,14 @@ def _px(points: np.ndarray) -> list[list[float]]:
     return [[_r(x, 1), _r(y, 1)] for x, y in points]
 
 
-def _near_y_m(camera: PinholeCamera) -> float:
-    """Ground points nearer than this (road Y, m) are at or behind the camera: never projected."""
-    return float(camera.position_m[1]) + 1.0
-
-
-def _clip_ground_poly(poly_m: np.ndarray, near_y: float) -> np.ndarray:
-    """Sutherland-Hodgman clip of a ground polygon to the half-plane Y >= near_y."""
-    out: list[np.ndarray] = []
-    n = len(poly_m)
-    for i in range(n):
-        a, b = poly_m[i], poly_m[(i + 1) % n]
-        a_in, b_in = a[1] >= near_y, b[1] >= near_y
-        if a_in:
-            out.append(a)
-        if a_in != b_in:
-            t = (near_y - a[1]) / (b[1] - a[1])
-            out.append(a + t * (b - a))
-    return np.array(out, dtype=np.float64).reshape(-1, 2)
+def _in_front(camera: PinholeCamera, xy) -> float:
+    """Signed margin of a ground point in front of the camera's near limit (>= 0: projectable)."""
+    a, b, c = camera.ground_depth_halfplane()
+    return a * xy[0] + b * xy[1] + c
 
 
 def _clip_poly(camera: PinholeCamera, poly_m: np.ndarray) -> np.ndarray:
-    ground = _clip_ground_poly(np.asarray(poly_m, dtype=np.float64), _near_y_m(camera))
+    ground = clip_polygon_halfplane(np.asarray(poly_m, dtype=np.float64), camera.ground_depth_halfplane())
     if len(ground) < 3:
         return ground
     uv = camera.ground_to_image(ground)
@@ -67,15 +56,18 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
     """The camera.yaml content as plain data.
 
     Raises:
-        ValueError: if a calibration point falls outside the frame (the layout and camera disagree).
+        ValueError: if fewer than 6 calibration points are in view (the layout and camera disagree).
     """
     w, h = camera.width_px, camera.height_px
     points = []
     for xy in CALIBRATION_POINTS_M:
+        if _in_front(camera, xy) < 0:
+            continue
         uv = camera.ground_to_image(np.array([xy]))[0]
-        if not (2 <= uv[0] <= w - 3 and 2 <= uv[1] <= h - 3):
-            raise ValueError(f"calibration point {xy} projects outside the frame at {uv}")
-        points.append({"image_px": [_r(uv[0], 1), _r(uv[1], 1)], "road_m": [_r(xy[0], 3), _r(xy[1], 3)]})
+        if 8 <= uv[0] <= w - 9 and 8 <= uv[1] <= h - 9:
+            points.append({"image_px": [_r(uv[0], 1), _r(uv[1], 1)], "road_m": [_r(xy[0], 3), _r(xy[1], 3)]})
+    if len(points) < _MIN_CALIBRATION_POINTS:
+        raise ValueError(f"only {len(points)} calibration points are in view; need {_MIN_CALIBRATION_POINTS}")
     lanes = []
     for lane in layout.lanes:
         quad = np.array([[lane.x_min_m, _LANE_Y_M[0]], [lane.x_max_m, _LANE_Y_M[0]],
@@ -88,13 +80,12 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
         if not line.publish:
             continue
         a, b = (np.array(p, dtype=np.float64) for p in (line.points_m[0], line.points_m[-1]))
-        near = _near_y_m(camera)
-        if a[1] < near and b[1] < near:
+        da, db = _in_front(camera, a), _in_front(camera, b)
+        if da < 0 and db < 0:
             continue
-        if a[1] < near or b[1] < near:  # cut the segment where it passes the camera's near limit
-            t = (near - a[1]) / (b[1] - a[1])
-            cut = a + t * (b - a)
-            a, b = (cut, b) if a[1] < near else (a, cut)
+        if da < 0 or db < 0:  # cut the segment where it passes the camera's near limit
+            cut = a + (da / (da - db)) * (b - a)
+            a, b = (cut, b) if da < 0 else (a, cut)
         uv = camera.ground_to_image(np.array([a, b]))
         seg = clip_segment_to_rect(uv[0], uv[-1], 0.0, 0.0, w - 1.0, h - 1.0)
         if seg is None or np.linalg.norm(seg[1] - seg[0]) < _MIN_LINE_PX:

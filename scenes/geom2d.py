@@ -93,3 +93,22 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+
+def clip_polygon_halfplane(poly: np.ndarray, coeffs: tuple[float, float, float]) -> np.ndarray:
+    """Sutherland-Hodgman clip of an (N, 2) polygon to the half-plane a*x + b*y + c >= 0.
+
+    Used for ground polygons reaching behind the camera, which have no image position.
+    """
+    a_, b_, c_ = coeffs
+    out: list[np.ndarray] = []
+    n = len(poly)
+    for i in range(n):
+        a, b = poly[i], poly[(i + 1) % n]
+        da, db = a_ * a[0] + b_ * a[1] + c_, a_ * b[0] + b_ * b[1] + c_
+        if da >= 0:
+            out.append(a)
+        if (da >= 0) != (db >= 0):
+            out.append(a + (da / (da - db)) * (b - a))
+    return np.array(out, dtype=np.float64).reshape(-1, 2)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from scenes.camera import PinholeCamera
+from scenes.geom2d import clip_polygon_halfplane
 from scenes.layout import RoadLayout
 
 _SHIFT = 4
@@ -212,7 +213,11 @@ def _paint_markings(img: np.ndarray, camera: PinholeCamera, layout: RoadLayout, 
     h, w = img.shape[:2]
     # Anti-aliased filling needs 8-bit canvases.
     cover = {"white": np.zeros((h, w), np.uint8), "yellow": np.zeros((h, w), np.uint8)}
+    visible = camera.ground_depth_halfplane()
     for poly, colour in marking_polygons(layout):
+        poly = clip_polygon_halfplane(np.asarray(poly, dtype=np.float64), visible)  # drop what is behind the camera
+        if len(poly) < 3:
+            continue
         uv = camera.ground_to_image(poly)
         uv[:, 1] -= first
         ipts = np.round(uv * (1 << _SHIFT)).astype(np.int32)

@@ -68,7 +68,9 @@ class RoadLayout:
     sidewalk_width_m: float
     far_y_m: float
     signal_head_m: tuple[float, float, float, float, float]  # overhead head X, face Y; repeater bottom Z; head w, h
+    # (the repeater facing the camera stands on its own pole on the left sidewalk)
     signal_pole_m: Point
+    signal_repeater_pole_m: Point
     no_stopping_sign_m: Point
 
     def lane(self, lane_id: str) -> LaneDef:
@@ -148,5 +150,6 @@ def default_layout() -> RoadLayout:
         far_y_m=far,
         signal_head_m=(-5.25, 35.3, 2.6, 0.5, 1.3),
         signal_pole_m=(-11.4, 35.6),
+        signal_repeater_pole_m=(-11.6, 36.6),
         no_stopping_sign_m=(-11.2, 55.5),
     )

@@ -118,7 +118,7 @@ def facade_texture(f: Facade, ppm: float, lighting: str, rng: np.random.Generato
             cv2.putText(img, text, (px0 + 2, py1), cv2.FONT_HERSHEY_SIMPLEX, scale, tc, max(1, int(scale * 2)), cv2.LINE_AA)
     _rect(img, ppm, h, 0, f.height_m - 0.5, f.width_m, f.height_m, tuple(c * 0.7 for c in base))
     if not night:
-        img *= f.shade
+        img *= f.shade * (0.6 if lighting == "dusk" else 1.0)
     else:  # only lit windows, shop fronts and signs keep their brightness
         img = np.where(lit_mask[..., None] > 0, img, img * 0.2)
     return np.clip(img, 0, 255).astype(np.uint8)

@@ -199,8 +199,8 @@ def _head_box(img: np.ndarray, camera: PinholeCamera, x0: float, x1: float, yf: 
 
 def _draw_signal_assembly(img: np.ndarray, camera: PinholeCamera, layout: RoadLayout, pole) -> SignalHeadPx:
     """Mast with an arm over the approach lanes. The overhead head faces the approaching drivers,
-    so the camera sees only its back; the camera-facing repeater on the mast carries the lamps
-    the video shows (drawn per frame). Returns the repeater's image geometry."""
+    so the camera sees only its back; a camera-facing repeater carries the lamps the video shows
+    (drawn per frame). Returns the repeater's image geometry."""
     xc, yf, zb, hw, hh = layout.signal_head_m
     px, py = layout.signal_pole_m
     arm_z = 6.3
@@ -209,16 +209,19 @@ def _draw_signal_assembly(img: np.ndarray, camera: PinholeCamera, layout: RoadLa
     z0, z1 = arm_z - 0.2 - hh, arm_z - 0.2
     strip3d(img, camera, np.array([xc, yf + 0.15, z1]), np.array([xc, yf + 0.15, arm_z]), 0.06, (30, 30, 30))
     _head_box(img, camera, x0, x1, yf, z0, z1, plate=False)
-    # Repeater on the road side of the mast.
-    rx0 = px + 0.18
-    face = _head_box(img, camera, rx0, rx0 + hw, py - 0.3, zb, zb + hh, plate=True)
+    # Repeater on its own pole across the road (the drivers' left), where the camera sees it over
+    # the sidewalk rather than in front of far traffic.
+    qx, qy = layout.signal_repeater_pole_m
+    draw_pole(img, camera, (qx, qy), zb + hh + 0.2, None, 0.0, tuple(c * 0.9 for c in pole), 0.16)
+    rx0 = qx - 0.14 - hw
+    face = _head_box(img, camera, rx0, rx0 + hw, qy - 0.3, zb, zb + hh, plate=True)
     if face is None:
         raise ValueError("the signal repeater is not in front of the camera")
     centres = []
     for frac in (0.82, 0.5, 0.18):
-        uv, _ = camera.project(np.array([[rx0 + hw / 2, py - 0.31, zb + frac * hh]]))
+        uv, _ = camera.project(np.array([[rx0 + hw / 2, qy - 0.31, zb + frac * hh]]))
         centres.append((float(uv[0, 0]), float(uv[0, 1])))
-    _, d = camera.project(np.array([[rx0 + hw / 2, py - 0.3, zb + hh / 2]]))
+    _, d = camera.project(np.array([[rx0 + hw / 2, qy - 0.3, zb + hh / 2]]))
     radius = camera.focal_px * 0.15 / float(d[0])
     bx0, by0 = face.min(axis=0)
     bx1, by1 = face.max(axis=0)
