@@ -3,7 +3,7 @@
     >>> from scenes.generate import generate_scene
     >>> files = generate_scene(Path("out/demo"), scenario="default", seed=0)  # doctest: +SKIP
 
-Writes ``scene.mp4`` (1280x720, 25 fps, mp4v), ``camera.yaml`` and ``truth.json`` into the
+Writes ``scene.mp4`` (1280x720, 25 fps, H.264), ``camera.yaml`` and ``truth.json`` into the
 output folder. Everything is deterministic given (scenario, seed, duration).
 Run ``python -m scenes.generate --help`` for a command line.
 """
@@ -34,6 +34,7 @@ from scenes.rules import RuleContext, Violation, find_violations
 from scenes.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
 from scenes.truth import TruthHeader, frame_record, frame_truth, lane_of, truth_document, write_json
 from scenes.world import build_backdrop, street_lamps
+from scenes.video_out import H264Writer
 
 __all__ = ["SCENARIOS", "SceneFiles", "ScenePlan", "generate_scene", "list_scenarios", "plan_scene", "build_truth"]
 
@@ -182,9 +183,7 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
     noise = SensorNoise(cam.height_px, cam.width_px, sc.lighting, plan.seed, STREAM_FRAME)
     renderer = FrameRenderer(cam, backdrop, lighting, noise, "CAM 01 CHUI-AVE", plan.seed, street_lamps(plan.layout))
     video = out_dir / "scene.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), plan.fps, (cam.width_px, cam.height_px))
-    if not writer.isOpened():
-        raise OSError(f"cannot open a mp4v video writer for {video}")
+    writer = H264Writer(video, plan.fps, (cam.width_px, cam.height_px))
     collector = _TruthCollector(plan)
     start = dt.datetime.fromisoformat(sc.start_time_utc.replace("Z", "+00:00"))
     t_render = 0.0
@@ -207,7 +206,7 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
             t_render += time.perf_counter() - t0
             writer.write(frame)
     finally:
-        writer.release()
+        writer.close()
     _check_video(video, plan.frame_count)
     doc, violations = collector.document()
     truth_path = out_dir / "truth.json"
