@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from pipeline.config import CameraConfig
 from pipeline.kinematics import instantaneous_speeds, window_speeds
+from pipeline.rules.no_stopping import check_no_stopping
 from pipeline.rules.red_light import check_red_light
+from pipeline.rules.solid_line import check_solid_line
 from pipeline.rules.speeding import check_speeding
 from pipeline.rules.stop_line import check_stop_line
 from pipeline.rules.stop_line_crossing import line_progress
+from pipeline.rules.wrong_way import check_wrong_way
 from pipeline.scene import SceneGeometry
 from pipeline.signals import SignalSource
 from pipeline.types import RuleHit, SpeedMeasurement, Track
@@ -53,6 +56,20 @@ def analyse_track(
             stop = check_stop_line(track.track_id, progress, inst, signal, rules.stop_line)
             if stop:
                 hits.append(stop)
+    for line in config.lines:
+        if line.kind == "solid":
+            hit = check_solid_line(track, line.id, geometry.lines_m[line.id], rules.solid_line, rules.vehicle_length_m)
+            if hit:
+                hits.append(hit)
+                break
+    lanes = {lane.id: (lane.direction, geometry.zones_m[lane.id]) for lane in config.lanes}
+    hit = check_wrong_way(track, lanes, rules.wrong_way)
+    if hit:
+        hits.append(hit)
+    no_stop = {z.id: geometry.zones_m[z.id] for z in config.zones if z.kind == "no_stopping"}
+    hit = check_no_stopping(track, no_stop, rules.no_stopping, rules.vehicle_length_m)
+    if hit:
+        hits.append(hit)
     median = None
     fastest = None
     if speeds:

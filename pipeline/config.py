@@ -117,10 +117,47 @@ class StopLineRuleConfig(_Strict):
     min_stop_s: float = Field(default=1.0, gt=0, description="stopped at least this long")
 
 
+class SolidLineRuleConfig(_Strict):
+    enabled: bool = True
+    margin_m: float = Field(default=0.5, gt=0, le=2, description="body centre this far on the first side before crossing, m")
+    beyond_m: float = Field(
+        default=0.2, gt=0, le=2,
+        description="and at least this far on the other side after it, m (smaller: the track may leave the view mid-manoeuvre)",
+    )
+    min_points_each_side: int = Field(default=5, ge=2, description="observations needed on each side")
+    source: str = "Traffic Rules of the KR, annex 2 (road markings 1.1/1.3): a solid line must not be crossed"
+
+
+class WrongWayRuleConfig(_Strict):
+    enabled: bool = True
+    min_speed_kmh: float = Field(default=6.0, gt=0, description="movement against the lane faster than this counts")
+    min_duration_s: float = Field(default=1.0, gt=0, description="for at least this long")
+    window_s: float = Field(default=0.8, gt=0.2, description="velocity fit window, s")
+    source: str = "Traffic Rules of the KR, sec. 9: drive in the lawful direction of the lane; sign 5.5 one-way road"
+
+
+class NoStoppingRuleConfig(_Strict):
+    enabled: bool = True
+    min_dwell_s: float = Field(default=5.0, gt=0, description="stopped in the zone at least this long, s")
+    min_dwell_source: str = (
+        "Traffic Rules of the KR, sec. 1.2 ('stopping' is any intentional halt) and sign 3.27 'No stopping'; "
+        "5 s is the measurement margin that separates a stop from slow traffic"
+    )
+    stopped_speed_kmh: float = Field(default=5.0, gt=0, description="below this the vehicle counts as stopped")
+    speed_half_window_s: float = Field(default=1.0, gt=0.1, description="speed smoothing half window, s")
+
+
 class RulesConfig(_Strict):
+    vehicle_length_m: dict[str, float] = Field(
+        default={"car": 4.5, "bus": 12.0, "truck": 8.0, "motorcycle": 2.1},
+        description="nominal lengths per class, m: the body centre lies half a length behind the front point",
+    )
     speeding: SpeedingRuleConfig = SpeedingRuleConfig()
     red_light: RedLightRuleConfig = RedLightRuleConfig()
     stop_line: StopLineRuleConfig = StopLineRuleConfig()
+    solid_line: SolidLineRuleConfig = SolidLineRuleConfig()
+    wrong_way: WrongWayRuleConfig = WrongWayRuleConfig()
+    no_stopping: NoStoppingRuleConfig = NoStoppingRuleConfig()
 
 
 class CameraConfig(_Strict):

@@ -215,6 +215,12 @@ def _label(hit: RuleHit) -> str:
         return "RED LIGHT: crossed the stop line at red"
     if hit.type == "stop_line":
         return f"STOP LINE: stopped {hit.measurements.get('beyond_line_m', 0):.1f} m beyond at red"
+    if hit.type == "solid_line_crossing":
+        return f"SOLID LINE crossed ({hit.measurements.get('line_id', '')})"
+    if hit.type == "wrong_way":
+        return f"WRONG WAY in lane {hit.measurements.get('lane_id', '')}"
+    if hit.type == "no_stopping":
+        return f"NO STOPPING: stopped {hit.measurements.get('dwell_s', 0)} s in {hit.measurements.get('zone_id', '')}"
     return hit.type.upper()
 
 

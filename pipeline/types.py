@@ -16,7 +16,7 @@ ViolationType = Literal[
     "wrong_way",
 ]
 
-IMPLEMENTED_TYPES: tuple[str, ...] = ("speeding", "red_light", "stop_line")
+IMPLEMENTED_TYPES: tuple[str, ...] = ("speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class RuleHit:
     speed_kmh: float | None = None
     limit_kmh: float | None = None
     signal_state: str | None = None
-    measurements: dict[str, float] = field(default_factory=dict)
+    measurements: dict[str, float | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Violation:
     speed_kmh: float | None
     limit_kmh: float | None
     signal_state: str | None
-    measurements: dict[str, float]
+    measurements: dict[str, float | str]
     plate_text: str | None = None
     plate_confidence: float | None = None
     evidence: tuple[EvidenceFile, ...] = ()
