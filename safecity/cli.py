@@ -191,10 +191,16 @@ def _mount_subcommands() -> None:
     from bench.cli import bench_cmd
     from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
+    from plates.cli import eval_plates_cmd, plates_cmd
+    from registry_adapters.cli import registry_serve_cmd, seed_registry_cmd
 
     app.command("detect")(detect_cmd)
     app.command("eval-detector")(eval_detector_cmd)
     app.command("bench")(bench_cmd)
+    app.command("plates")(plates_cmd)
+    app.command("eval-plates")(eval_plates_cmd)
+    app.command("registry-serve")(registry_serve_cmd)
+    app.command("seed-registry")(seed_registry_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
 
