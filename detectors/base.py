@@ -32,6 +32,23 @@ def _describe(array: object) -> str:
     return f"{type(array).__name__}"
 
 
+def check_frame(i: int, frame: object) -> None:
+    """Raise ValueError naming ``frames[i]`` unless it is a non-empty (H, W, 3) uint8 BGR image.
+
+    Every backend calls this before touching a frame, so a bad input fails with the same message
+    whichever detector is configured.
+    """
+    if not (
+        isinstance(frame, np.ndarray)
+        and frame.dtype == np.uint8
+        and frame.ndim == 3
+        and frame.shape[2] == 3
+        and frame.shape[0] > 0
+        and frame.shape[1] > 0
+    ):
+        raise ValueError(f"frames[{i}]: expected (H, W, 3) uint8 BGR image, got {_describe(frame)}")
+
+
 @dataclass(frozen=True)
 class Detections:
     """Boxes found in one frame.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from detectors.base import Detections
+from detectors.base import Detections, check_frame
 
 logger = logging.getLogger(__name__)
 
@@ -170,20 +170,7 @@ class MotionDetector:
         """
         results = []
         for i, frame in enumerate(frames):
-            if not (
-                isinstance(frame, np.ndarray)
-                and frame.dtype == np.uint8
-                and frame.ndim == 3
-                and frame.shape[2] == 3
-                and frame.shape[0] > 0
-                and frame.shape[1] > 0
-            ):
-                got = (
-                    f"shape {frame.shape} dtype {frame.dtype}"
-                    if isinstance(frame, np.ndarray)
-                    else type(frame).__name__
-                )
-                raise ValueError(f"frames[{i}]: expected (H, W, 3) uint8 BGR image, got {got}")
+            check_frame(i, frame)
             mask, scale = self.foreground_mask(frame)
             if self._frames_seen <= self.warmup_frames:
                 results.append(Detections.empty(self.class_names))

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.base import Detections, ModelFileError
+from detectors.base import Detections, ModelFileError, check_frame
 from detectors.boxes import Letterbox, nms
 from detectors.labels import canonical_name
 
@@ -374,7 +374,7 @@ class OnnxYoloDetector:
         canvas holding every frame's letterbox and border (frames of one camera share it).
         """
         for i, frame in enumerate(frames):
-            _check_frame(i, frame)
+            check_frame(i, frame)
         canvases = [self.canvas_for(f.shape[1], f.shape[0]) for f in frames]
         canvas_w = max((c[0] for c in canvases), default=self.input_size)
         canvas_h = max((c[1] for c in canvases), default=self.input_size)
@@ -406,7 +406,7 @@ class OnnxYoloDetector:
         if len(frames) == 0:
             return []
         for i, frame in enumerate(frames):
-            _check_frame(i, frame)
+            check_frame(i, frame)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, frame in enumerate(frames):
             groups.setdefault(self.canvas_for(frame.shape[1], frame.shape[0]), []).append(i)
@@ -433,20 +433,3 @@ class OnnxYoloDetector:
                 )
         return [r for r in results if r is not None]
 
-
-def _check_frame(i: int, frame: object) -> None:
-    """Raise ValueError naming ``frames[i]`` unless it is a non-empty (H, W, 3) uint8 image."""
-    if not (
-        isinstance(frame, np.ndarray)
-        and frame.dtype == np.uint8
-        and frame.ndim == 3
-        and frame.shape[2] == 3
-        and frame.shape[0] > 0
-        and frame.shape[1] > 0
-    ):
-        got = (
-            f"shape {frame.shape} dtype {frame.dtype}"
-            if isinstance(frame, np.ndarray)
-            else type(frame).__name__
-        )
-        raise ValueError(f"frames[{i}]: expected (H, W, 3) uint8 BGR image, got {got}")

@@ -5,11 +5,10 @@ Importing this module imports no backend, so choosing ``motion`` never loads onn
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from typing import Any
 
 from detectors.base import Detector
+from safecity.plugins import LazyRegistry
 
 #: Every implemented backend. Add a line here when a backend lands; nothing registers itself.
 DETECTORS: dict[str, str] = {
@@ -18,10 +17,12 @@ DETECTORS: dict[str, str] = {
     "ultralytics": "detectors.ultralytics_yolo:UltralyticsDetector",
 }
 
+_REGISTRY = LazyRegistry("detector", DETECTORS)
+
 
 def detector_names() -> list[str]:
     """The registered backend names, sorted."""
-    return sorted(DETECTORS)
+    return _REGISTRY.names()
 
 
 def resolve_detector_class(name: str) -> type:
@@ -30,14 +31,7 @@ def resolve_detector_class(name: str) -> type:
     Raises:
         ValueError: ``name`` is not registered; the message lists valid names and the closest one.
     """
-    target = DETECTORS.get(name) if isinstance(name, str) else None
-    if target is None:
-        valid = detector_names()
-        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown detector {name!r}: expected one of {valid}{hint}")
-    module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return _REGISTRY.resolve(name)
 
 
 def create_detector(name: str, **options: Any) -> Detector:

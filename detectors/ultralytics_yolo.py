@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import Detections, ModelFileError
+from detectors.base import Detections, ModelFileError, check_frame
 from detectors.labels import canonical_name
 
 logger = logging.getLogger(__name__)
@@ -256,20 +256,7 @@ class UltralyticsDetector:
             One :class:`Detections` per frame, boxes in that frame's px.
         """
         for i, frame in enumerate(frames):
-            if not (
-                isinstance(frame, np.ndarray)
-                and frame.dtype == np.uint8
-                and frame.ndim == 3
-                and frame.shape[2] == 3
-                and frame.shape[0] > 0
-                and frame.shape[1] > 0
-            ):
-                got = (
-                    f"shape {frame.shape} dtype {frame.dtype}"
-                    if isinstance(frame, np.ndarray)
-                    else type(frame).__name__
-                )
-                raise ValueError(f"frames[{i}]: expected (H, W, 3) uint8 BGR image, got {got}")
+            check_frame(i, frame)
         out: list[Detections] = []
         for start in range(0, len(frames), self.max_batch):
             chunk = list(frames[start : start + self.max_batch])

@@ -133,6 +133,8 @@ class WrongWayRuleConfig(_Strict):
     min_speed_kmh: float = Field(default=6.0, gt=0, description="movement against the lane faster than this counts")
     min_duration_s: float = Field(default=1.0, gt=0, description="for at least this long")
     window_s: float = Field(default=0.8, gt=0.2, description="velocity fit window, s")
+    min_distance_m: float = Field(default=3.0, gt=0, description="and cover at least this much road against the lane, m")
+    max_m_per_px: float = Field(default=0.25, gt=0, le=2, description="only observations where a pixel spans at most this much road, m")
     source: str = "Traffic Rules of the KR, sec. 9: drive in the lawful direction of the lane; sign 5.5 one-way road"
 
 

@@ -5,11 +5,10 @@ Importing this module imports no adapter, so choosing ``sql`` never loads httpx.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from typing import Any
 
 from registry_adapters.base import RegistryAdapter
+from safecity.plugins import LazyRegistry
 
 #: Every implemented adapter. Add a line here when an adapter lands; nothing registers itself.
 ADAPTERS: dict[str, str] = {
@@ -17,10 +16,12 @@ ADAPTERS: dict[str, str] = {
     "http": "registry_adapters.http:HttpRegistryAdapter",
 }
 
+_REGISTRY = LazyRegistry("registry adapter", ADAPTERS)
+
 
 def adapter_names() -> list[str]:
     """The registered adapter names, sorted."""
-    return sorted(ADAPTERS)
+    return _REGISTRY.names()
 
 
 def resolve_adapter_class(name: str) -> type:
@@ -29,14 +30,7 @@ def resolve_adapter_class(name: str) -> type:
     Raises:
         ValueError: ``name`` is not registered; the message lists valid names and the closest one.
     """
-    target = ADAPTERS.get(name) if isinstance(name, str) else None
-    if target is None:
-        valid = adapter_names()
-        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown registry adapter {name!r}: expected one of {valid}{hint}")
-    module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return _REGISTRY.resolve(name)
 
 
 def create_adapter(name: str, **options: Any) -> RegistryAdapter:

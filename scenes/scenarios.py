@@ -109,7 +109,7 @@ _MIX: tuple[VehicleSpec, ...] = (
     VehicleSpec("no-stopping", "car", "L1", speed_kmh=(45, 50), t_ref_s=(5.0, 5.4),
                 zone_stop=ZoneStopSpec((63.0, 66.0), (6.0, 7.0))),
     VehicleSpec("solid lane change", "car", "L2", speed_kmh=(53, 58), t_ref_s=(6.4, 6.7),
-                lane_change=_LC("L3", (63.0, 66.0))),
+                lane_change=_LC("L3", (72.0, 75.0))),  # the body centre crosses mid-way along the solid part
     VehicleSpec("amber entry", "car", "L2", speed_kmh=(48, 54), t_ref_s=(8.9, 9.2)),
     VehicleSpec("red-light runner", "car", "L2", speed_kmh=(48, 55), t_ref_s=(11.7, 12.1), signal="run"),
     VehicleSpec("stop-line violator", "car", "L2", speed_kmh=(46, 52), t_ref_s=(13.9, 14.3),

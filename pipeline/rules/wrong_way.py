@@ -2,7 +2,9 @@
 
 Encodes the KR Traffic Rules, sec. 9 (lanes' lawful direction; sign 5.5 one-way road). The
 robust velocity over short windows must point against the lane the vehicle is in, faster than
-``min_speed_kmh``, for at least ``min_duration_s``.
+``min_speed_kmh``, for at least ``min_duration_s`` and ``min_distance_m`` of road, seen where
+the image resolves the road finely enough (``max_m_per_px``): box jitter of a vehicle stopped
+far away is not movement.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def check_wrong_way(
     """
     if not cfg.enabled or not lanes:
         return None
-    use = track.usable
+    use = track.measurable(cfg.max_m_per_px)
     t, pos = track.t_s[use], track.road_m[use]
     if len(t) < 5:
         return None
@@ -53,11 +55,19 @@ def check_wrong_way(
         return None
     k0, k1 = int(idx[0]), int(idx[-1])
     lane = lane_at[k0] or ""
+    against_m = -(pos[k1, 1] - pos[k0, 1]) * LAWFUL_SIGN[lanes[lane][0]] if lane else 0.0
+    if against_m < cfg.min_distance_m:
+        return None
     return RuleHit(
         type="wrong_way",
         track_id=track.track_id,
         t_start_s=float(t[k0]),
         t_end_s=float(t[k1]),
         t_at_s=float((t[k0] + t[k1]) / 2),
-        measurements={"lane_id": lane, "lawful_direction": lanes[lane][0] if lane else "", "wrong_for_s": round(float(t[k1] - t[k0]), 2)},
+        measurements={
+            "lane_id": lane,
+            "lawful_direction": lanes[lane][0],
+            "wrong_for_s": round(float(t[k1] - t[k0]), 2),
+            "against_lane_m": round(float(against_m), 2),
+        },
     )

@@ -47,7 +47,7 @@ def test_violations_meet_targets(processed):
     """Each implemented type: precision 1.0 and recall >= 0.95; speed |error| p95 <= 3 km/h."""
     _, _, _, report, _ = processed
     by = {t["type"]: t for t in report["types"]}
-    for vtype in ("speeding", "red_light", "stop_line"):
+    for vtype in ("speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping"):
         assert by[vtype]["truth"] >= 1, f"the scene has no {vtype}"
         assert by[vtype]["precision"] == 1.0, (vtype, report["unmatched"])
         assert by[vtype]["recall"] >= 0.95, (vtype, report["unmatched"])

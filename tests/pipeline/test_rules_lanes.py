@@ -103,3 +103,12 @@ def test_no_stopping_table(name, args, expected):
     assert (hit is not None) == expected
     if hit:
         assert hit.measurements["zone_id"] == "ns-1" and hit.measurements["dwell_s"] >= 5.0
+
+
+def test_wrong_way_needs_real_distance():
+    """A stopped vehicle whose box jitters +-0.4 m (far from the camera) is not driving the wrong way."""
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 8, 0.04)
+    y = 64.0 + rng.normal(0, 0.4, len(t)) + 0.6 * np.sin(t * 3)
+    hit = check_wrong_way(_track(t, np.full_like(t, -1.75), y), LANES, WrongWayRuleConfig())
+    assert hit is None
