@@ -8,9 +8,10 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpe
 from pipeline.scene import build_scene_geometry
 from pipeline.signals import PlanSignalSource
 from pipeline.tracking import RoadTracker
-from pipeline.types import RuleHit, Violation
+from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, grab_frames, probe_video, read_frames
 from safecity.errors import InputError
 from safecity.version import SOFTWARE_VERSION
@@ -32,12 +33,19 @@ log = logging.getLogger(__name__)
 RESULT_SCHEMA_VERSION = 1
 
 
+class TrackPlateReader(Protocol):
+    """Reads the plate of one track from its vehicle crops (``plates.reader.PlateReader``)."""
+
+    def read_track(self, crops: Sequence) -> object: ...
+
+
 @dataclass(frozen=True)
 class ProcessOptions:
     """Knobs of one run (detector choice lives with the caller, which builds the detector)."""
 
     batch_size: int = 4
     min_track_points: int = 5
+    plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
 
 
 @dataclass
@@ -77,6 +85,7 @@ def process_video(
     evidence_root: Path,
     options: ProcessOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    plate_reader: TrackPlateReader | None = None,
 ) -> ProcessResult:
     """Detect, track and apply the rules to every frame of ``video``; write evidence files.
 
@@ -88,6 +97,7 @@ def process_video(
         model_name: the detector's model identification, recorded with the run.
         evidence_root: folder that receives ``<violation id>/...`` evidence files.
         on_progress: called with (frames done, frames expected).
+        plate_reader: reads each violating track's plate; None leaves plates unread.
 
     Raises:
         InputError: the video is missing or unreadable, or its size differs from the config's.
@@ -146,7 +156,7 @@ def process_video(
         )
         for a in analyses
     ]
-    violations = _build_violations(analyses, config, info, video_sha, evidence_root)
+    violations = _build_violations(analyses, config, info, video_sha, evidence_root, plate_reader, options.plate_frames)
     log.info(
         "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
@@ -154,14 +164,48 @@ def process_video(
     return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed)
 
 
+def plate_frames(track: Track, n: int) -> list[int]:
+    """The ``n`` usable observations with the tallest boxes: the plate is largest there."""
+    pts = [p for p in track.points if p.usable] or list(track.points)
+    pts.sort(key=lambda p: p.box_px[3] - p.box_px[1], reverse=True)
+    return sorted(p.frame for p in pts[:n])
+
+
+def _read_plates(
+    reader: TrackPlateReader, analyses: list[TrackAnalysis], frames: dict[int, np.ndarray], wanted: dict[int, list[int]]
+) -> dict[int, tuple[object, list[np.ndarray]]]:
+    """Each violating track's plate result and the vehicle crops it was read from."""
+    from plates.types import VehicleCrop
+
+    out = {}
+    for a in analyses:
+        if a.track.track_id not in wanted:
+            continue
+        crops, images = [], []
+        for frame_no in wanted[a.track.track_id]:
+            image = frames.get(frame_no)
+            if image is None:
+                continue
+            p = min(a.track.points, key=lambda q: abs(q.frame - frame_no))
+            crop = vehicle_crop(image, p.box_px, pad=0.05)
+            crops.append(VehicleCrop(crop, frame_no, p.t_s, p.box_px))
+            images.append(crop)
+        if crops:
+            out[a.track.track_id] = (reader.read_track(crops), images)
+    return out
+
+
 def _build_violations(
-    analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path
+    analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path,
+    plate_reader: TrackPlateReader | None = None, n_plate_frames: int = 6,
 ) -> list[Violation]:
     hits: list[tuple[TrackAnalysis, RuleHit, dict[str, int]]] = []
     for a in analyses:
         for hit in a.hits:
             hits.append((a, hit, evidence_frames(a.track, hit)))
-    frames = grab_frames(info, {i for _, _, idx in hits for i in idx.values()})
+    wanted_plates = {a.track.track_id: plate_frames(a.track, n_plate_frames) for a, _, _ in hits} if plate_reader else {}
+    frames = grab_frames(info, {i for _, _, idx in hits for i in idx.values()} | {i for v in wanted_plates.values() for i in v})
+    plates = _read_plates(plate_reader, analyses, frames, wanted_plates) if plate_reader else {}
     store = FolderEvidenceStore(evidence_root)
     stop_px = None
     if config.signal is not None:
@@ -183,6 +227,14 @@ def _build_violations(
             if kind == "at":
                 crop = vehicle_crop(image, track.point_near(hit.t_at_s).box_px)
                 files.append(store.put(f"{vid}/vehicle.jpg", encode_jpeg(crop), "vehicle_crop"))
+        plate = plates.get(track.track_id)
+        if plate is not None:
+            result, images = plate
+            if result.crops_used and result.boxes:
+                x1, y1, x2, y2 = (int(round(c)) for c in result.boxes[0].xyxy)
+                img = images[result.crops_used[0]]
+                if x2 > x1 and y2 > y1:
+                    files.append(store.put(f"{vid}/plate.jpg", encode_jpeg(img[max(0, y1):y2, max(0, x1):x2]), "plate_crop"))
         first = track.points[0]
         last = track.points[-1]
         out.append(
@@ -201,6 +253,13 @@ def _build_violations(
                 limit_kmh=hit.limit_kmh if hit.limit_kmh is not None else config.speed_limit_kmh,
                 signal_state=hit.signal_state,
                 measurements=dict(hit.measurements, t_start_s=round(hit.t_start_s, 3), t_end_s=round(hit.t_end_s, 3)),
+                # Only a read at or above the reader's threshold names the vehicle; an
+                # unreadable guess goes to a person (plate_guess), never into a fine.
+                plate_text=plate[0].text if plate and plate[0].status == "read" else None,
+                plate_confidence=round(float(plate[0].confidence), 3) if plate else None,
+                plate_status=plate[0].status if plate else None,
+                plate_country=plate[0].country if plate and plate[0].text else None,
+                plate_guess=plate[0].text if plate and plate[0].status == "unreadable" else None,
                 evidence=tuple(files),
             )
         )

@@ -135,4 +135,7 @@ class Violation:
     measurements: dict[str, float | str]
     plate_text: str | None = None
     plate_confidence: float | None = None
+    plate_status: str | None = None
+    plate_country: str | None = None
+    plate_guess: str | None = None
     evidence: tuple[EvidenceFile, ...] = ()

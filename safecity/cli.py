@@ -72,6 +72,7 @@ def process_cmd(
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
     model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
+    plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Detect, track and apply the rules to a video; store violations and evidence."""
@@ -84,10 +85,15 @@ def process_cmd(
         config = load_camera_config(camera)
         config_sha = hashlib.sha256(camera.read_bytes()).hexdigest()
         det, model_name = build_detector(detector, model)
+        reader = None
+        if plates:
+            from plates.reader import PlateReader
+
+            reader = PlateReader.create()
         progress_cb, progress_done = _progress(json_out)
         result = process_video(
             video, config, config_sha, det, model_name, out_dir / "evidence",
-            ProcessOptions(batch_size=batch_size), on_progress=progress_cb,
+            ProcessOptions(batch_size=batch_size), on_progress=progress_cb, plate_reader=reader,
         )
         progress_done()
         home = init_home()  # idempotent: creates keys on first use, never overwrites
@@ -124,13 +130,14 @@ def _progress(quiet: bool):
 
 def _print_violations(result, out_dir: Path) -> None:
     table = Table(title=f"{result.camera.id}: {len(result.violations)} violations", title_justify="left")
-    for col in ("type", "track", "time (UTC)", "speed km/h", "limit", "signal", "evidence"):
+    for col in ("type", "track", "time (UTC)", "speed km/h", "limit", "signal", "plate", "evidence"):
         table.add_column(col)
     for v in result.violations:
+        plate = v.plate_text or (f"? {v.plate_guess} (unreadable)" if v.plate_guess else (v.plate_status or ""))
         table.add_row(
             v.type, str(v.track_id), v.first_time_utc[11:23],
             f"{v.speed_kmh:.1f}" if v.speed_kmh is not None else "",
-            f"{v.limit_kmh:.0f}" if v.limit_kmh else "", v.signal_state or "",
+            f"{v.limit_kmh:.0f}" if v.limit_kmh else "", v.signal_state or "", plate,
             str(out_dir / "evidence" / v.id),
         )
     out.print(table)

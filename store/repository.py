@@ -89,6 +89,9 @@ def save_run(
             measurements=dict(v.measurements),
             plate_text=v.plate_text,
             plate_confidence=v.plate_confidence,
+            plate_status=v.plate_status,
+            plate_country=v.plate_country,
+            plate_guess=v.plate_guess,
         )
         row.evidence = [EvidenceRow(kind=e.kind, path=e.path, sha256=e.sha256) for e in v.evidence]
         session.add(row)

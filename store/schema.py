@@ -81,6 +81,9 @@ class ViolationRow(Base):
     measurements: Mapped[dict] = mapped_column(JSON)
     plate_text: Mapped[str | None] = mapped_column(String(32), nullable=True)
     plate_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    plate_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    plate_country: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    plate_guess: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(24), default="detected")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
