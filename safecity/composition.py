@@ -7,6 +7,7 @@ from pathlib import Path
 
 from detectors.base import Detector
 from exchange.flow import candidate_from_violation, record_candidates
+from exchange.log import checkpoint
 from exchange.home import Home
 from pipeline.run import ProcessResult
 from store.db import init_db, make_engine, session_factory
@@ -31,8 +32,9 @@ def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
 def store_result(db_url: str, result: ProcessResult, home: Home, at: dt.datetime) -> tuple[int, int]:
     """Store a run and log its hand-offs in one transaction.
 
-    The violations, the run and the information provider's signed candidate envelopes (with
-    the AIS owner's receipts) commit together or not at all.
+    The violations, the run, the information provider's signed candidate envelopes (with the
+    AIS owner's receipts) and a signed checkpoint of the new chain head commit together or not
+    at all.
 
     Returns:
         (added, already present) violation counts.
@@ -43,10 +45,14 @@ def store_result(db_url: str, result: ProcessResult, home: Home, at: dt.datetime
         with session_factory(engine).begin() as session:
             upsert_camera(session, result.camera)
             counts = save_run(session, result.run, result.tracks, result.violations)
-            record_candidates(
+            logged = record_candidates(
                 session, home, result.camera.id, result.run.id,
                 [candidate_from_violation(v) for v in result.violations], at,
             )
+            if logged:
+                # Sign the chain head at the end of every run, so no tail of this run's
+                # entries can be cut off unnoticed before the next periodic checkpoint.
+                checkpoint(session, home, at)
             return counts
     finally:
         engine.dispose()

@@ -82,6 +82,7 @@ def test_run_leaves_a_verifiable_exchange_log(processed):
     assert audit.returncode == 0, audit.stdout + audit.stderr
     report = json.loads(audit.stdout)
     assert report["ok"] is True
+    assert report["checkpoints"] >= 1, "the run must sign the chain head it leaves"
     engine = create_engine(f"sqlite:///{out / 'safecity.sqlite'}")
     with engine.connect() as conn:
         from sqlalchemy import text
