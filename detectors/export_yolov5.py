@@ -30,7 +30,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
@@ -41,20 +40,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from safecity.digests import file_sha256
+
 logger = logging.getLogger(__name__)
 
 OPSET = 17
 IMGSZ = 640
 OUTPUT_FORMAT = "yolov5-v6-decoded"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +392,7 @@ def export_coco_yolov5n(
     import torch
 
     ckpt = load_yolov5_checkpoint(checkpoint)
-    source_sha = sha256_of(checkpoint)
+    source_sha = file_sha256(checkpoint)
     model = build_model(ckpt["yaml"])
     # strict: every tensor of the checkpoint, Detect head and anchors included, must find a home.
     model.load_state_dict(ckpt["state_dict"], strict=True)

@@ -24,6 +24,7 @@ from pipeline.signals import PlanSignalSource
 from pipeline.tracking import RoadTracker
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, grab_frames, probe_video, read_frames
+from safecity.digests import file_sha256
 from safecity.errors import InputError
 from safecity.version import SOFTWARE_VERSION
 from store.repository import CameraRecord, RunRecord, TrackSummary
@@ -61,14 +62,6 @@ class ProcessResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def violation_id(camera_id: str, video_sha256: str, track_id: int, rule: str) -> str:

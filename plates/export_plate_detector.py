@@ -28,27 +28,19 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+from safecity.digests import file_sha256
+
 logger = logging.getLogger(__name__)
 
 OPSET = 17
 IMGSZ = 640
 OUTPUT_FORMAT = "yolov5-v6-decoded"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _offline_ultralytics() -> None:
@@ -119,7 +111,7 @@ def export(checkpoint: Path, out: Path) -> Path:
         "stride": str(int(max(strides))),
         "strides": json.dumps(strides),
         "format": OUTPUT_FORMAT,
-        "source": sha256_of(checkpoint),
+        "source": file_sha256(checkpoint),
         "source_file": checkpoint.name,
         "exporter": f"plates.export_plate_detector torch {torch.__version__} onnx {onnx.__version__}",
         "licence": "AGPL-3.0 (trained with ultralytics); MIT as declared by pyplatex",
@@ -160,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     path = export(args.checkpoint, args.out)
-    logger.info("wrote %s sha256=%s bytes=%d", path, sha256_of(path), path.stat().st_size)
+    logger.info("wrote %s sha256=%s bytes=%d", path, file_sha256(path), path.stat().st_size)
     return 0
 
 
