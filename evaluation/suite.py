@@ -18,7 +18,7 @@ import numpy as np
 from detectors.base import Detector
 from evaluation.scoring import EvalReport, TypeScore, evaluate_files
 from pipeline.config import load_camera_config
-from pipeline.run import process_video, result_document, tracks_document, write_json_atomic
+from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class SuiteResult:
 def run_suite(
     scenarios: list[str], seeds: list[int], work_dir: Path, detector: Detector, model_name: str,
     duration_s: float | None = None,
+    options: ProcessOptions | None = None,
 ) -> SuiteResult:
     """Generate, process and score every (scenario, seed) pair under ``work_dir``."""
     from scenes.generate import generate_scene
@@ -68,7 +69,7 @@ def run_suite(
             files = generate_scene(scene_dir / "scene", scenario=scenario, seed=seed, duration_s=duration_s)
             config = load_camera_config(files.camera)
             digest = hashlib.sha256(Path(files.camera).read_bytes()).hexdigest()
-            run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence")
+            run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options)
             write_json_atomic(scene_dir / "run" / "tracks.json", tracks_document(run))
             write_json_atomic(scene_dir / "run" / "violations.json", result_document(run))
             report = evaluate_files(files.truth, scene_dir / "run" / "violations.json")

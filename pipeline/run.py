@@ -45,6 +45,7 @@ class ProcessOptions:
     """Knobs of one run (detector choice lives with the caller, which builds the detector)."""
 
     batch_size: int = 4
+    detect_every: int = 1  # run the detector (and tracker) on every n-th decoded frame
     min_track_points: int = 5
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
 
@@ -105,23 +106,27 @@ def process_video(
     video_sha = file_sha256(info.path)
     geometry = build_scene_geometry(config)
     signal = PlanSignalSource(config.signal.plan) if config.signal else None
-    tracker = RoadTracker(geometry, (info.width, info.height), info.fps)
+    if options.detect_every < 1:
+        raise ValueError(f"detect_every: expected >= 1, got {options.detect_every}")
+    # The tracker sees one update per detected frame: its buffers are in those updates.
+    tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every)
 
     started = time.perf_counter()
     frames_done = 0
     batch: list = []
 
     def flush() -> None:
-        nonlocal frames_done
         dets = detector.detect([f.image for f in batch])
         for f, d in zip(batch, dets):
             tracker.update(f.index, f.t_s, d)
-        frames_done += len(batch)
         batch.clear()
         if on_progress:
             on_progress(frames_done, info.frame_count)
 
     for frame in read_frames(info):
+        frames_done += 1
+        if frame.index % options.detect_every:
+            continue
         batch.append(frame)
         if len(batch) >= options.batch_size:
             flush()

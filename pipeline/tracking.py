@@ -39,7 +39,7 @@ class RoadTracker:
             track_activation_threshold=self._settings.activation_threshold,
             lost_track_buffer=self._settings.lost_track_buffer_frames,
             minimum_matching_threshold=self._settings.matching_threshold,
-            frame_rate=int(round(fps)),
+            frame_rate=max(1, int(round(fps))),
             minimum_consecutive_frames=self._settings.min_consecutive_frames,
         )
         self._points: dict[int, list[TrackPoint]] = defaultdict(list)

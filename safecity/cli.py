@@ -72,6 +72,7 @@ def process_cmd(
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
     model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
+    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
@@ -93,7 +94,7 @@ def process_cmd(
         progress_cb, progress_done = _progress(json_out)
         result = process_video(
             video, config, config_sha, det, model_name, out_dir / "evidence",
-            ProcessOptions(batch_size=batch_size), on_progress=progress_cb, plate_reader=reader,
+            ProcessOptions(batch_size=batch_size, detect_every=detect_every), on_progress=progress_cb, plate_reader=reader,
         )
         progress_done()
         home = init_home()  # idempotent: creates keys on first use, never overwrites
@@ -170,6 +171,7 @@ def eval_suite_cmd(
     seeds: Annotated[str, typer.Option("--seeds", help="comma-separated seeds")] = "1,2",
     work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
+    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Generate fresh scenes, process them with the real detector, and pool the scores."""
@@ -180,7 +182,12 @@ def eval_suite_cmd(
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
         det, model_name = build_detector("onnx", None)
-        suite = run_suite([s.strip() for s in scenarios.split(",") if s.strip()], seed_list, work_dir, det, model_name, duration_s)
+        from pipeline.run import ProcessOptions
+
+        suite = run_suite(
+            [s.strip() for s in scenarios.split(",") if s.strip()], seed_list, work_dir, det, model_name, duration_s,
+            ProcessOptions(detect_every=detect_every),
+        )
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     pooled = suite.pooled()
