@@ -43,7 +43,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log pro
 
 @app.command("generate-scene")
 def generate_scene_cmd(
-    out_dir: Annotated[Path, typer.Option("--out", help="folder to write scene.mp4, camera.yaml, truth.json")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder to write scene.mp4, camera.yaml, truth.json")] = None,
     scenario: Annotated[str, typer.Option(help="scenario name (see --list)")] = "default",
     seed: Annotated[int, typer.Option(help="random seed: plates, colours, exact times and speeds")] = 0,
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override the scenario length, seconds")] = None,
@@ -56,6 +56,8 @@ def generate_scene_cmd(
         for name in list_scenarios():
             out.print(name)
         return
+    if out_dir is None:
+        _fail(ValueError("--out is required (the folder to write the scene to)"))
     try:
         files = generate_scene(out_dir, scenario=scenario, seed=seed, duration_s=duration_s)
     except (ValueError, SafeCityError) as exc:
