@@ -23,7 +23,7 @@ from pipeline.scene import build_scene_geometry
 from pipeline.signals import PlanSignalSource
 from pipeline.tracking import RoadTracker
 from pipeline.types import RuleHit, Track, Violation
-from pipeline.video import VideoInfo, grab_frames, probe_video, read_frames
+from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
 from safecity.digests import file_sha256
 from safecity.errors import InputError
 from safecity.version import SOFTWARE_VERSION
@@ -48,6 +48,8 @@ class ProcessOptions:
     detect_every: int = 1  # run the detector (and tracker) on every n-th decoded frame
     min_track_points: int = 5
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
+    clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
+    clip_post_s: float = 2.0  # and ends this long after it
 
 
 @dataclass
@@ -154,7 +156,10 @@ def process_video(
         )
         for a in analyses
     ]
-    violations = _build_violations(analyses, config, info, video_sha, evidence_root, plate_reader, options.plate_frames)
+    violations = _build_violations(
+        analyses, config, info, video_sha, evidence_root, plate_reader, options, model_name,
+        signal.name if signal else None,
+    )
     log.info(
         "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
@@ -195,24 +200,34 @@ def _read_plates(
 
 def _build_violations(
     analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path,
-    plate_reader: TrackPlateReader | None = None, n_plate_frames: int = 6,
+    plate_reader: TrackPlateReader | None, options: ProcessOptions, model_name: str, signal_source: str | None,
 ) -> list[Violation]:
-    hits: list[tuple[TrackAnalysis, RuleHit, dict[str, int]]] = []
+    hits: list[tuple[TrackAnalysis, RuleHit, dict[str, int], str]] = []
     for a in analyses:
         for hit in a.hits:
-            hits.append((a, hit, evidence_frames(a.track, hit)))
-    wanted_plates = {a.track.track_id: plate_frames(a.track, n_plate_frames) for a, _, _ in hits} if plate_reader else {}
-    frames = grab_frames(info, {i for _, _, idx in hits for i in idx.values()} | {i for v in wanted_plates.values() for i in v})
+            vid = violation_id(config.camera_id, video_sha, a.track.track_id, hit.type)
+            hits.append((a, hit, evidence_frames(a.track, hit), vid))
+    wanted_plates = {a.track.track_id: plate_frames(a.track, options.plate_frames) for a, *_ in hits} if plate_reader else {}
+    last_frame = info.frame_count - 1 if info.frame_count > 0 else max((a.track.points[-1].frame for a in analyses), default=0)
+    clips = {
+        vid: (max(0, idx["at"] - round(options.clip_pre_s * info.fps)), min(last_frame, idx["at"] + round(options.clip_post_s * info.fps)))
+        for _, _, idx, vid in hits
+    }
+    wanted = {i for _, _, idx, _ in hits for i in idx.values()} | {i for v in wanted_plates.values() for i in v}
+    with tempfile.TemporaryDirectory(prefix="safecity-clips-") as tmp:
+        frames, clip_files = evidence_pass(info, wanted, clips, Path(tmp))
+        clip_bytes = {vid: path.read_bytes() for vid, path in clip_files.items()}
     plates = _read_plates(plate_reader, analyses, frames, wanted_plates) if plate_reader else {}
     store = FolderEvidenceStore(evidence_root)
     stop_px = None
     if config.signal is not None:
         stop_px = np.asarray(config.line(config.signal.stop_line).points_px, dtype=np.float64)
     out: list[Violation] = []
-    for a, hit, idx in hits:
+    for a, hit, idx, vid in hits:
         track = a.track
-        vid = violation_id(config.camera_id, video_sha, track.track_id, hit.type)
         files = []
+        if vid in clip_bytes:
+            files.append(store.put(f"{vid}/clip.mp4", clip_bytes[vid], "clip"))
         for kind, frame_no in idx.items():
             image = frames.get(frame_no)
             if image is None:
@@ -235,6 +250,27 @@ def _build_violations(
                     files.append(store.put(f"{vid}/plate.jpg", encode_jpeg(img[max(0, y1):y2, max(0, x1):x2]), "plate_crop"))
         first = track.points[0]
         last = track.points[-1]
+        meta = {
+            "violation_id": vid,
+            "type": hit.type,
+            "camera_id": config.camera_id,
+            "camera_name": config.name,
+            "location": config.location.model_dump() if config.location else None,
+            "calibration_version": config.calibration.version,
+            "video_sha256": video_sha,
+            "offence_time_utc": info.utc(hit.t_at_s).isoformat(timespec="milliseconds"),
+            "first_time_utc": info.utc(hit.t_start_s).isoformat(timespec="milliseconds"),
+            "last_time_utc": info.utc(hit.t_end_s).isoformat(timespec="milliseconds"),
+            "speed_kmh": hit.speed_kmh,
+            "limit_kmh": config.speed_limit_kmh,
+            "signal_state": hit.signal_state,
+            "signal_source": signal_source if hit.signal_state else None,
+            "measurements": hit.measurements,
+            "model": model_name,
+            "software_version": SOFTWARE_VERSION,
+            "files": [{"kind": f.kind, "path": f.path, "sha256": f.sha256} for f in files],
+        }
+        files.append(store.put(f"{vid}/metadata.json", json.dumps(meta, indent=2, ensure_ascii=False).encode(), "metadata"))
         out.append(
             Violation(
                 id=vid,

@@ -114,24 +114,45 @@ def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
                 thread.join(timeout=0.05)
 
 
-def grab_frames(info: VideoInfo, wanted: set[int]) -> dict[int, np.ndarray]:
-    """Decode the video once more and keep only the frames whose indices are ``wanted``."""
-    out: dict[int, np.ndarray] = {}
-    if not wanted:
-        return out
-    last = max(wanted)
+def evidence_pass(
+    info: VideoInfo, wanted: set[int], clips: dict[str, tuple[int, int]], clip_dir: Path
+) -> tuple[dict[int, np.ndarray], dict[str, Path]]:
+    """Decode the video once more: keep the ``wanted`` frames and cut the ``clips``.
+
+    Clips are encoded while decoding, so memory holds only the wanted stills, never a clip.
+
+    Args:
+        wanted: frame indices to return as images.
+        clips: clip key -> (first frame, last frame), inclusive.
+        clip_dir: folder for the encoded clips (``<key>.mp4``).
+
+    Returns:
+        The wanted frames by index, and each clip's file.
+    """
+    from pipeline.encode import H264Writer
+
+    frames: dict[int, np.ndarray] = {}
+    writers: dict[str, H264Writer] = {}
+    done: dict[str, Path] = {}
+    last = max([*wanted, *(end for _, end in clips.values())], default=-1)
     cap = cv2.VideoCapture(str(info.path))
     try:
         idx = 0
         while idx <= last:
-            if idx in wanted:
-                ok, img = cap.read()
-                if not ok:
-                    break
-                out[idx] = img
-            elif not cap.grab():
+            ok, img = cap.read()
+            if not ok:
                 break
+            if idx in wanted:
+                frames[idx] = img
+            for key, (start, end) in clips.items():
+                if start <= idx <= end:
+                    if key not in writers:
+                        writers[key] = H264Writer(clip_dir / f"{key}.mp4", info.fps, (info.width, info.height))
+                    writers[key].write(img)
             idx += 1
     finally:
         cap.release()
-    return out
+        for key, writer in writers.items():
+            writer.close()
+            done[key] = writer.path
+    return frames, done

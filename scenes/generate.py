@@ -34,7 +34,7 @@ from scenes.rules import RuleContext, Violation, find_violations
 from scenes.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
 from scenes.truth import TruthHeader, frame_record, frame_truth, lane_of, truth_document, write_json
 from scenes.world import build_backdrop, street_lamps
-from scenes.video_out import H264Writer
+from pipeline.encode import H264Writer
 
 __all__ = ["SCENARIOS", "SceneFiles", "ScenePlan", "generate_scene", "list_scenarios", "plan_scene", "build_truth"]
 

@@ -64,7 +64,7 @@ def test_evidence_files_match_their_digests(processed):
     n_files = 0
     for v in doc["violations"]:
         kinds = {e["kind"] for e in v["evidence"]}
-        assert {"frame_before", "frame_at", "frame_after", "vehicle_crop"} <= kinds
+        assert {"clip", "frame_before", "frame_at", "frame_after", "vehicle_crop", "metadata"} <= kinds
         for e in v["evidence"]:
             data = (out / "evidence" / e["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == e["sha256"]
@@ -90,3 +90,24 @@ def test_run_leaves_a_verifiable_exchange_log(processed):
         n_candidates = conn.scalar(text("select count(*) from exchange_entries where type = 'candidate'"))
     engine.dispose()
     assert n_candidates == len(doc["violations"])
+
+
+def test_evidence_clip_and_metadata(processed):
+    """Each clip decodes to 3 s before + 2 s after the offence (clipped to the video); the
+    metadata lists every other evidence file with its digest."""
+    import cv2
+
+    _, out, doc, _, _ = processed
+    for v in doc["violations"]:
+        files = {e["kind"]: e for e in v["evidence"]}
+        cap = cv2.VideoCapture(str(out / "evidence" / files["clip"]["path"]))
+        n = 0
+        while cap.read()[0]:
+            n += 1
+        cap.release()
+        expected = min(v["at_frame"] + 50, doc["frame_count"] - 1) - max(0, v["at_frame"] - 75) + 1
+        assert n == expected
+        meta = json.loads((out / "evidence" / files["metadata"]["path"]).read_text())
+        assert meta["violation_id"] == v["id"] and meta["calibration_version"]
+        listed = {f["path"]: f["sha256"] for f in meta["files"]}
+        assert listed == {e["path"]: e["sha256"] for e in v["evidence"] if e["kind"] != "metadata"}

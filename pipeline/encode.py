@@ -1,8 +1,8 @@
-"""Video encoding of rendered scenes: H.264 through PyAV (FFmpeg), readable by OpenCV.
+"""Video encoding: H.264 through PyAV (FFmpeg), readable by OpenCV.
 
-OpenCV's own mp4v writer forces near-lossless key frames every 12 frames (about 5-9 MB per
-20 s scene); H.264 at CRF 23 keeps the same look at a third of the size, so sample scenes
-can be committed.
+Used for evidence clips and for the scene generator. OpenCV's own mp4v writer forces
+near-lossless key frames every 12 frames (about 5-9 MB per 20 s at 720p); H.264 at CRF 23
+keeps the same look at a third of the size.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ class H264Writer:
     Args:
         path: output file.
         fps: frame rate.
-        size: (width, height) px; both must be even.
+        size: (width, height) px of the frames given; an odd side loses its last pixel row or
+            column (4:2:0 H.264 needs even sides).
         crf: x264 constant rate factor (lower is better quality, bigger files).
         preset: x264 speed preset.
     """
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int], crf: int = 23, preset: str = "veryfast") -> None:
         w, h = size
-        if w % 2 or h % 2:
-            raise ValueError(f"H.264 needs even frame sizes, got {w}x{h}")
         self.path = Path(path)
         self._size = size
+        w, h = w - w % 2, h - h % 2
         self._out = av.open(str(self.path), mode="w")
         self._stream = self._out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         self._stream.width, self._stream.height = w, h
@@ -41,7 +41,8 @@ class H264Writer:
     def write(self, frame_bgr: np.ndarray) -> None:
         if frame_bgr.shape[1::-1] != self._size:
             raise ValueError(f"frame is {frame_bgr.shape[1]}x{frame_bgr.shape[0]}, writer expects {self._size[0]}x{self._size[1]}")
-        for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame_bgr, format="bgr24")):
+        even = np.ascontiguousarray(frame_bgr[: self._stream.height, : self._stream.width])
+        for packet in self._stream.encode(av.VideoFrame.from_ndarray(even, format="bgr24")):
             self._out.mux(packet)
 
     def close(self) -> None:
