@@ -32,21 +32,28 @@ def _describe(array: object) -> str:
     return f"{type(array).__name__}"
 
 
+def check_bgr_image(image: object, name: str) -> np.ndarray:
+    """Return ``image`` if it is a non-empty (H, W, 3) uint8 BGR image, else raise ValueError
+    naming it (``name``) and saying what came instead."""
+    if not (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.shape[0] > 0
+        and image.shape[1] > 0
+    ):
+        raise ValueError(f"{name}: expected (H, W, 3) uint8 BGR image, got {_describe(image)}")
+    return image
+
+
 def check_frame(i: int, frame: object) -> None:
     """Raise ValueError naming ``frames[i]`` unless it is a non-empty (H, W, 3) uint8 BGR image.
 
     Every backend calls this before touching a frame, so a bad input fails with the same message
     whichever detector is configured.
     """
-    if not (
-        isinstance(frame, np.ndarray)
-        and frame.dtype == np.uint8
-        and frame.ndim == 3
-        and frame.shape[2] == 3
-        and frame.shape[0] > 0
-        and frame.shape[1] > 0
-    ):
-        raise ValueError(f"frames[{i}]: expected (H, W, 3) uint8 BGR image, got {_describe(frame)}")
+    check_bgr_image(frame, f"frames[{i}]")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from detectors.base import ModelFileError
+from detectors.base import ModelFileError, check_bgr_image
 from detectors.boxes import Letterbox, nms, stride_canvas
 from detectors.models import MODELS_DIR
 from plates.types import PlateBox
@@ -38,20 +38,6 @@ class PlateDetector(Protocol):
     def detect(self, images: Sequence[np.ndarray]) -> list[list[PlateBox]]:
         """Plates in each BGR uint8 (H, W, 3) image, best first, boxes in that image's px."""
         ...
-
-
-def _check_image(i: int, image: object) -> np.ndarray:
-    if not (
-        isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[2] == 3
-        and image.shape[0] > 0
-        and image.shape[1] > 0
-    ):
-        got = f"shape {image.shape} dtype {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"images[{i}]: expected (H, W, 3) uint8 BGR image, got {got}")
-    return image
 
 
 class OnnxPlateDetector:
@@ -128,7 +114,7 @@ class OnnxPlateDetector:
         """Plates in each image, best first (one onnxruntime call per image: sizes differ)."""
         results: list[list[PlateBox]] = []
         for i, image in enumerate(images):
-            batch, box = self._prepare(_check_image(i, image))
+            batch, box = self._prepare(check_bgr_image(image, f"images[{i}]"))
             (output,) = self._session.run(None, {self._input_name: batch})
             rows = output[0]
             scores = rows[:, 4] * rows[:, 5]
@@ -164,7 +150,7 @@ class HaarPlateDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[PlateBox]]:
         results = []
         for i, image in enumerate(images):
-            gray = cv2.cvtColor(_check_image(i, image), cv2.COLOR_BGR2GRAY)
+            gray = cv2.cvtColor(check_bgr_image(image, f"images[{i}]"), cv2.COLOR_BGR2GRAY)
             found = self._cascade.detectMultiScale(
                 gray, scaleFactor=1.1, minNeighbors=4, minSize=(self.min_width_px, self.min_width_px // 4)
             )

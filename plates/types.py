@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+from detectors.base import check_bgr_image
+
 UNKNOWN_COUNTRY = "unknown"
 PlateStatus = Literal["read", "unreadable", "no_plate"]
 
@@ -58,17 +60,7 @@ class VehicleCrop:
     box_px: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        img = self.image
-        if not (
-            isinstance(img, np.ndarray)
-            and img.dtype == np.uint8
-            and img.ndim == 3
-            and img.shape[2] == 3
-            and img.shape[0] > 0
-            and img.shape[1] > 0
-        ):
-            got = f"shape {img.shape} dtype {img.dtype}" if isinstance(img, np.ndarray) else type(img).__name__
-            raise ValueError(f"image: expected (H, W, 3) uint8 BGR array, got {got}")
+        check_bgr_image(self.image, "image")
 
 
 @dataclass(frozen=True)
