@@ -47,6 +47,16 @@ def check_bgr_image(image: object, name: str) -> np.ndarray:
     return image
 
 
+def check_detector_options(conf_threshold: float, iou_threshold: float, input_size: int) -> None:
+    """Raise ValueError naming the option unless the thresholds and input size are usable."""
+    if not 0.0 < conf_threshold < 1.0:
+        raise ValueError(f"conf_threshold: expected a value in (0, 1), got {conf_threshold}")
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold: expected a value in (0, 1], got {iou_threshold}")
+    if input_size <= 0 or input_size % 32:
+        raise ValueError(f"input_size: expected a positive multiple of 32 px, got {input_size}")
+
+
 def check_frame(i: int, frame: object) -> None:
     """Raise ValueError naming ``frames[i]`` unless it is a non-empty (H, W, 3) uint8 BGR image.
 

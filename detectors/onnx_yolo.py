@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.base import Detections, ModelFileError, check_frame
+from detectors.base import Detections, ModelFileError, check_detector_options, check_frame
 from detectors.boxes import Letterbox, nms
 from detectors.labels import canonical_name
 
@@ -243,12 +243,7 @@ class OnnxYoloDetector:
         import onnxruntime as ort
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-        if not 0.0 < conf_threshold < 1.0:
-            raise ValueError(f"conf_threshold: expected a value in (0, 1), got {conf_threshold}")
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold: expected a value in (0, 1], got {iou_threshold}")
-        if input_size <= 0 or input_size % 32:
-            raise ValueError(f"input_size: expected a positive multiple of 32 px, got {input_size}")
+        check_detector_options(conf_threshold, iou_threshold, input_size)
         if border_px < 0:
             raise ValueError(f"border_px: expected >= 0, got {border_px}")
         if intra_op_threads is not None and intra_op_threads < 1:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import Detections, ModelFileError, check_frame
+from detectors.base import Detections, ModelFileError, check_detector_options, check_frame
 from detectors.labels import canonical_name
 
 logger = logging.getLogger(__name__)
@@ -157,12 +157,7 @@ class UltralyticsDetector:
         agnostic_nms: bool = False,
         max_batch: int = 16,
     ) -> None:
-        if not 0.0 < conf_threshold < 1.0:
-            raise ValueError(f"conf_threshold: expected a value in (0, 1), got {conf_threshold}")
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold: expected a value in (0, 1], got {iou_threshold}")
-        if input_size <= 0 or input_size % 32:
-            raise ValueError(f"input_size: expected a positive multiple of 32 px, got {input_size}")
+        check_detector_options(conf_threshold, iou_threshold, input_size)
         if max_batch < 1:
             raise ValueError(f"max_batch: expected >= 1, got {max_batch}")
         if classes is not None and (isinstance(classes, str) or not classes):
