@@ -7,7 +7,6 @@ over the whole suite rather than an average of per-scene ratios.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -76,5 +75,5 @@ def run_suite(
             result.scenes.append((scenario, seed, report))
             result.frames += run.frames
             result.seconds += run.seconds
-            log.info("suite scene=%s seed=%d frames=%d at=%s", scenario, seed, run.frames, dt.datetime.now(dt.timezone.utc).isoformat())
+            log.info("suite scene=%s seed=%d frames=%d", scenario, seed, run.frames)
     return result

@@ -51,6 +51,11 @@ class ProcessOptions:
     clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
     clip_post_s: float = 2.0  # and ends this long after it
 
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "detect_every", "min_track_points"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+
 
 @dataclass
 class ProcessResult:
@@ -108,8 +113,6 @@ def process_video(
     video_sha = file_sha256(info.path)
     geometry = build_scene_geometry(config)
     signal = PlanSignalSource(config.signal.plan) if config.signal else None
-    if options.detect_every < 1:
-        raise ValueError(f"detect_every: expected >= 1, got {options.detect_every}")
     # The tracker sees one update per detected frame: its buffers are in those updates.
     tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every)
 
