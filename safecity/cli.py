@@ -76,6 +76,7 @@ def process_cmd(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
+    registry: Annotated[Optional[str], typer.Option("--registry", help="match plates in the vehicle registry: sql:URL or http://host:port (default: no match; `safecity registry-match --unmatched` later)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Detect, track and apply the rules to a video; store violations and evidence."""
@@ -100,7 +101,15 @@ def process_cmd(
         )
         progress_done()
         home = init_home()  # idempotent: creates keys on first use, never overwrites
-        added, existing = store_result(db or home.default_db_url, result, home, dt.datetime.now(dt.timezone.utc))
+        db_url = db or home.default_db_url
+        added, existing = store_result(db_url, result, home, dt.datetime.now(dt.timezone.utc))
+        matches = []
+        if registry:
+            from registry_adapters.matching import match_many
+
+            loc = config.location
+            matches = match_many(db_url, registry, home, ids=[v.id for v in result.violations],
+                                 positions={config.id: (loc.lat, loc.lon)} if loc else None)
         write_json_atomic(out_dir / "tracks.json", tracks_document(result))
         write_json_atomic(out_dir / "violations.json", result_document(result))
     except (SafeCityError, ValueError) as exc:
@@ -114,6 +123,11 @@ def process_cmd(
         f"{len(result.tracks)} tracks; {added} violations stored, {existing} already present",
         highlight=False,
     )
+    if registry:
+        counts: dict[str, int] = {}
+        for m in matches:
+            counts[m.status] = counts.get(m.status, 0) + 1
+        err.print("registry: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no violations"), highlight=False)
 
 
 def _progress(quiet: bool):
@@ -208,7 +222,7 @@ def _mount_subcommands() -> None:
     from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
     from plates.cli import eval_plates_cmd, plates_cmd
-    from registry_adapters.cli import registry_serve_cmd, seed_registry_cmd
+    from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
 
     app.command("detect")(detect_cmd)
     app.command("eval-detector")(eval_detector_cmd)
@@ -217,6 +231,7 @@ def _mount_subcommands() -> None:
     app.command("eval-plates")(eval_plates_cmd)
     app.command("registry-serve")(registry_serve_cmd)
     app.command("seed-registry")(seed_registry_cmd)
+    app.command("registry-match")(registry_match_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
 
