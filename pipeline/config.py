@@ -77,13 +77,71 @@ class PhasePlan(_Strict):
     phases: list[Phase] = Field(min_length=1)
 
 
+class SignalFeedConfig(_Strict):
+    """A controller feed (log file, UDP or HTTP); see docs/signals.md for the line format."""
+
+    path: str | None = Field(default=None, description="log file to read (log_file) or where receivers record messages")
+    listen: str | None = Field(default=None, description="host:port the UDP/HTTP receiver binds, e.g. 127.0.0.1:9400")
+    poll_url: str | None = Field(default=None, description="controller_http: poll this URL for events instead of listening")
+    poll_every_s: float = Field(default=1.0, gt=0, le=60, description="controller_http poll interval, s")
+    max_silence_s: float = Field(
+        default=5.0, gt=0, le=600,
+        description="the feed is trusted up to this long after its last message (change or status), s; beyond: unknown",
+    )
+    max_clock_skew_s: float = Field(default=2.0, gt=0, le=60, description="reject messages whose controller time is this far from the receive time, s")
+    clock_offset_s: float = Field(default=0.0, ge=-3600, le=3600, description="controller clock minus camera clock, s (measured at installation)")
+    max_events: int = Field(default=100_000, ge=2, le=10_000_000, description="phase history kept in memory, messages")
+
+
+class VisionSignalConfig(_Strict):
+    """The vision fallback: the signal head's lamps (``head_px``) classified by colour."""
+
+    enabled: bool = Field(default=False, description="classify the head on sampled frames and compare with the feed")
+    sample_every_s: float = Field(default=0.2, gt=0, le=5, description="classify one frame per this many s")
+    min_lit_fraction: float = Field(default=0.04, gt=0, lt=1, description="a lamp is lit when this share of its pixels is bright and saturated")
+    debounce_samples: int = Field(default=2, ge=1, le=20, description="a state counts after this many equal samples in a row")
+    disagreement_min_s: float = Field(default=1.0, gt=0, description="report feed/vision disagreements lasting at least this long, s")
+    boundary_tolerance_s: float = Field(default=0.5, ge=0, le=5, description="ignore disagreements this close to a feed phase change, s")
+    allow_fines: bool = Field(default=False, description="rule hits on a vision-only phase may be fined (default: review only)")
+    allow_fines_reason: str = Field(default="", description="required when allow_fines: why this camera's vision is trusted")
+
+    @model_validator(mode="after")
+    def _reason(self) -> "VisionSignalConfig":
+        if self.allow_fines and not self.allow_fines_reason.strip():
+            raise ValueError("allow_fines: true needs allow_fines_reason (why vision alone may fine at this camera)")
+        return self
+
+
 class SignalConfig(_Strict):
-    source: Literal["plan"] = Field(description="where phases come from; 'plan' is a controller phase plan")
+    source: str = Field(
+        description="where phases come from: plan (controller phase plan), log_file, controller_udp, controller_http, vision"
+    )
     stop_line: str = Field(description="id of the stop line this signal controls")
     head_px: tuple[float, float, float, float] | None = Field(
         default=None, description="signal head box x, y, w, h in px (vision fallback ROI)"
     )
-    plan: PhasePlan
+    plan: PhasePlan | None = None
+    feed: SignalFeedConfig | None = None
+    vision: VisionSignalConfig = VisionSignalConfig()
+
+    @model_validator(mode="after")
+    def _source(self) -> "SignalConfig":
+        from pipeline.signal_sources import SOURCES  # a plain table: imports no backend
+        from safecity.plugins import LazyRegistry
+
+        if self.source not in SOURCES:
+            LazyRegistry("signal source", SOURCES).resolve(self.source)  # raises with "did you mean"
+        if self.source == "plan" and self.plan is None:
+            raise ValueError("source 'plan' needs signal.plan")
+        if self.source == "log_file" and (self.feed is None or not self.feed.path):
+            raise ValueError("source 'log_file' needs signal.feed.path")
+        if self.source in ("controller_udp", "controller_http") and (self.feed is None or not (self.feed.listen or self.feed.poll_url)):
+            raise ValueError(f"source {self.source!r} needs signal.feed.listen (or feed.poll_url for HTTP)")
+        if self.source == "controller_udp" and self.feed is not None and self.feed.poll_url:
+            raise ValueError("feed.poll_url is for controller_http only")
+        if (self.source == "vision" or self.vision.enabled) and self.head_px is None:
+            raise ValueError("the vision source needs signal.head_px (the signal head box)")
+        return self
 
 
 class SpeedingRuleConfig(_Strict):
