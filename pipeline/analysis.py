@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from pipeline.config import CameraConfig
 from pipeline.kinematics import instantaneous_speeds, window_speeds
+from pipeline.rules.bus_lane import check_bus_lane
+from pipeline.rules.forbidden_turn import check_forbidden_turn
 from pipeline.rules.no_stopping import check_no_stopping
+from pipeline.rules.oncoming_lane import check_oncoming_lane
+from pipeline.rules.pedestrian_yield import check_pedestrian_yield
 from pipeline.rules.red_light import check_red_light
 from pipeline.rules.solid_line import check_solid_line
 from pipeline.rules.speeding import check_speeding
@@ -34,10 +38,20 @@ class TrackAnalysis:
     hits: tuple[RuleHit, ...]
 
 
+def split_persons(tracks: list[Track]) -> tuple[list[Track], list[Track]]:
+    """(vehicle tracks, person tracks): persons feed the pedestrian rule, never the vehicle rules."""
+    return [t for t in tracks if t.class_name != "person"], [t for t in tracks if t.class_name == "person"]
+
+
 def analyse_track(
-    track: Track, config: CameraConfig, geometry: SceneGeometry, signal: SignalSource | None
+    track: Track, config: CameraConfig, geometry: SceneGeometry, signal: SignalSource | None,
+    persons: list[Track] | tuple[Track, ...] = (),
 ) -> TrackAnalysis:
-    """Run every enabled rule on one track."""
+    """Run every enabled rule on one vehicle track.
+
+    Args:
+        persons: person tracks of the same video (for the pedestrian rule); none disables it.
+    """
     rules = config.rules
     use = track.usable
     zone = track.measurable(rules.speeding.max_m_per_px)
@@ -63,7 +77,25 @@ def analyse_track(
                 hits.append(hit)
                 break
     lanes = {lane.id: (lane.direction, geometry.zones_m[lane.id]) for lane in config.lanes}
-    hit = check_wrong_way(track, lanes, rules.wrong_way)
+    # A vehicle that came along its own side and moved into an oncoming lane is an oncoming-lane
+    # offence; wrong way is only for one first seen travelling against its lane.
+    hit = check_oncoming_lane(track, lanes, rules.oncoming_lane, rules.vehicle_length_m, rules.wrong_way.max_m_per_px)
+    if hit is None:
+        hit = check_wrong_way(track, lanes, rules.wrong_way)
+    if hit:
+        hits.append(hit)
+    bus = {lane.id: geometry.zones_m[lane.id] for lane in config.lanes if lane.kind == "bus"}
+    hit = check_bus_lane(track, bus, rules.bus_lane, rules.vehicle_length_m, config.start_time_utc)
+    if hit:
+        hits.append(hit)
+    crosswalks = {z.id: geometry.zones_m[z.id] for z in config.zones if z.kind == "crosswalk"}
+    hit = check_pedestrian_yield(track, list(persons), crosswalks, rules.pedestrian_yield, rules.vehicle_length_m)
+    if hit:
+        hits.append(hit)
+    manoeuvres = [
+        (m, geometry.zones_m[m.entry_zone], geometry.zones_m[m.exit_zone]) for m in rules.forbidden_turn.manoeuvres
+    ]
+    hit = check_forbidden_turn(track, manoeuvres, rules.forbidden_turn)
     if hit:
         hits.append(hit)
     no_stop = {z.id: geometry.zones_m[z.id] for z in config.zones if z.kind == "no_stopping"}

@@ -60,7 +60,9 @@ class Line(_Strict):
 
 class Zone(_Strict):
     id: str = Field(min_length=1)
-    kind: Literal["no_stopping", "crosswalk", "intersection"]
+    kind: Literal["no_stopping", "crosswalk", "intersection", "turn_area"] = Field(
+        description="turn_area: an entry or exit area of a manoeuvre (rules.forbidden_turn)"
+    )
     polygon_px: list[Point] = Field(min_length=3)
 
 
@@ -207,6 +209,105 @@ class NoStoppingRuleConfig(_Strict):
     speed_half_window_s: float = Field(default=1.0, gt=0.1, description="speed smoothing half window, s")
 
 
+class TimeWindow(_Strict):
+    """A daily window of local time, ``start`` inclusive, ``end`` exclusive (HH:MM, 24 h)."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
+    weekdays: list[int] = Field(default=[0, 1, 2, 3, 4, 5, 6], description="0 = Monday ... 6 = Sunday")
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 0 or d > 6 for d in value):
+            raise ValueError(f"weekdays must be a non-empty list of 0..6 (Monday = 0), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> "TimeWindow":
+        if self.minutes()[0] >= self.minutes()[1]:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+    def minutes(self) -> tuple[int, int]:
+        """(start, end) minutes after local midnight."""
+        (h0, m0), (h1, m1) = (map(int, x.split(":")) for x in (self.start, self.end))
+        return h0 * 60 + m0, h1 * 60 + m1
+
+
+class BusLaneRuleConfig(_Strict):
+    enabled: bool = True
+    windows: list[TimeWindow] = Field(
+        default=[TimeWindow(start="00:00", end="24:00")],
+        description="local times when the lanes of kind 'bus' are reserved (the sign's plate); default all day",
+    )
+    utc_offset_hours: float = Field(default=6.0, ge=-12, le=14, description="local time = UTC + this (Bishkek: +6)")
+    allowed_classes: list[str] = Field(default=["bus"], description="classes allowed in a bus lane")
+    min_distance_m: float = Field(
+        default=20.0, gt=0, description="the body centre must travel this far inside the bus lane, m "
+        "(a short entry to turn right or reach the kerb is allowed)",
+    )
+    min_points: int = Field(default=10, ge=3, description="observations needed inside the bus lane")
+    source: str = (
+        "Traffic Rules of the KR: sign 5.14 'lane for route vehicles' and marking 1.23; vehicles other "
+        "than route vehicles must not drive in it (entering to turn right or stop at the kerb is allowed; "
+        "section number to confirm, see DOMAIN.md)"
+    )
+
+
+class PedestrianYieldRuleConfig(_Strict):
+    enabled: bool = True
+    conflict_lateral_m: float = Field(
+        default=3.5, gt=0, le=10,
+        description="a person on the crosswalk within this lateral distance of the vehicle's body centre "
+        "is in the conflict zone of its lane, m (one lane width)",
+    )
+    min_person_points: int = Field(default=3, ge=1, description="the person must be seen in the conflict zone this often")
+    min_vehicle_speed_kmh: float = Field(default=5.0, gt=0, description="the vehicle moves faster than this across the crosswalk")
+    source: str = (
+        "Traffic Rules of the KR, sec. 14.1 (unregulated crossings): a driver must yield to pedestrians "
+        "crossing the road or stepping onto the crossing; the conflict zone (one lane either side) is a "
+        "measurement convention, not law (section number to confirm, see DOMAIN.md)"
+    )
+
+
+class Manoeuvre(_Strict):
+    id: str = Field(min_length=1)
+    kind: Literal["u_turn", "left_turn"]
+    entry_zone: str = Field(description="id of a turn_area zone the vehicle starts the manoeuvre in")
+    exit_zone: str = Field(description="id of a turn_area zone it ends in")
+    min_heading_change_deg: float = Field(default=60.0, gt=0, le=180, description="heading change that makes it a turn")
+
+
+class ForbiddenTurnRuleConfig(_Strict):
+    enabled: bool = True
+    manoeuvres: list[Manoeuvre] = Field(default=[], description="forbidden manoeuvres at this site")
+    fit_window_s: float = Field(default=0.8, gt=0.2, le=3, description="heading fit window before/after, s")
+    min_speed_kmh: float = Field(default=4.0, gt=0, description="heading is measured only above this speed")
+    source: str = (
+        "Traffic Rules of the KR, sec. 8 and signs 3.18.2 'No left turn' / 3.19 'No U-turn' (turn "
+        "prohibited where the sign or marking stands; section numbers to confirm, see DOMAIN.md)"
+    )
+
+
+class OncomingLaneRuleConfig(_Strict):
+    enabled: bool = True
+    min_distance_m: float = Field(default=5.0, gt=0, description="the body centre travels this far in an oncoming lane, m")
+    min_points: int = Field(default=8, ge=3, description="observations needed in the oncoming lane")
+    min_own_points: int = Field(default=5, ge=1, description="observations first seen in a lane of its own direction")
+    overtaking_allowed: bool = Field(
+        default=False,
+        description="True where overtaking through the oncoming lane is lawful (a dashed centre line on a "
+        "two- or three-lane road): then only an excursion longer than max_overtake_m counts",
+    )
+    max_overtake_m: float = Field(default=150.0, gt=0, description="longest lawful overtaking excursion, m")
+    source: str = (
+        "Traffic Rules of the KR, sec. 9 (on two-way roads with four or more lanes driving in the "
+        "oncoming lanes is forbidden) and sec. 11 (overtaking); Code of Offenses: driving into the "
+        "oncoming lane (15,000 som, DOMAIN.md); section numbers to confirm"
+    )
+
+
 class RulesConfig(_Strict):
     vehicle_length_m: dict[str, float] = Field(
         default={"car": 4.5, "bus": 12.0, "truck": 8.0, "motorcycle": 2.1},
@@ -218,6 +319,10 @@ class RulesConfig(_Strict):
     solid_line: SolidLineRuleConfig = SolidLineRuleConfig()
     wrong_way: WrongWayRuleConfig = WrongWayRuleConfig()
     no_stopping: NoStoppingRuleConfig = NoStoppingRuleConfig()
+    bus_lane: BusLaneRuleConfig = BusLaneRuleConfig()
+    pedestrian_yield: PedestrianYieldRuleConfig = PedestrianYieldRuleConfig()
+    forbidden_turn: ForbiddenTurnRuleConfig = ForbiddenTurnRuleConfig()
+    oncoming_lane: OncomingLaneRuleConfig = OncomingLaneRuleConfig()
 
 
 class CameraConfig(_Strict):
@@ -263,6 +368,14 @@ class CameraConfig(_Strict):
                     f"signal.stop_line '{self.signal.stop_line}' is not a stop_line id "
                     f"(stop lines: {sorted(stop_lines) or 'none'})"
                 )
+        areas = {z.id for z in self.zones if z.kind == "turn_area"}
+        for m in self.rules.forbidden_turn.manoeuvres:
+            for ref in (m.entry_zone, m.exit_zone):
+                if ref not in areas:
+                    raise ValueError(
+                        f"rules.forbidden_turn manoeuvre '{m.id}': zone '{ref}' is not a turn_area zone "
+                        f"(turn_area zones: {sorted(areas) or 'none'})"
+                    )
         return self
 
     def line(self, line_id: str) -> Line:

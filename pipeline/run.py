@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from detectors.base import Detector
-from pipeline.analysis import TrackAnalysis, analyse_track
+from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
 from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.scene import build_scene_geometry
@@ -140,8 +140,8 @@ def process_video(
     if frames_done == 0:
         raise InputError(f"{video}: no frame could be decoded")
 
-    tracks = tracker.tracks(min_points=options.min_track_points)
-    analyses = [analyse_track(t, config, geometry, signal) for t in tracks]
+    tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
+    analyses = [analyse_track(t, config, geometry, signal, persons) for t in tracks]
     elapsed = time.perf_counter() - started
 
     camera = CameraRecord(config.camera_id, config.name, config.calibration.version, config.speed_limit_kmh, config_sha256)

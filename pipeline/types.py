@@ -14,9 +14,17 @@ ViolationType = Literal[
     "solid_line_crossing",
     "no_stopping",
     "wrong_way",
+    "oncoming_lane",
+    "bus_lane",
+    "pedestrian_yield",
+    "u_turn",
+    "left_turn",
 ]
 
-IMPLEMENTED_TYPES: tuple[str, ...] = ("speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping")
+IMPLEMENTED_TYPES: tuple[str, ...] = (
+    "speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping",
+    "oncoming_lane", "bus_lane", "pedestrian_yield", "u_turn", "left_turn",
+)
 
 
 @dataclass(frozen=True)

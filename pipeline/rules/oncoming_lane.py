@@ -1,0 +1,98 @@
+"""Driving in the oncoming lane: a vehicle that came along its own side moves into a lane of
+the opposite direction and travels there.
+
+Encodes the KR Traffic Rules on lanes for oncoming traffic (source and caveats in
+``rules.oncoming_lane.source``). Distinct from wrong way (``wrong_way.py``), where the vehicle
+is first seen already travelling against its lane: here it is first seen in a lane of its own
+direction (``min_own_points``), then its body centre travels ``min_distance_m`` in an oncoming
+lane. Where the site allows overtaking through the oncoming lane (``overtaking_allowed``), an
+excursion that returns to the own side within ``max_overtake_m`` is lawful.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import OncomingLaneRuleConfig
+from pipeline.geometry import point_in_polygon
+from pipeline.rules.body import body_centres
+from pipeline.types import RuleHit, Track
+
+
+
+def lane_ids(points: np.ndarray, lanes: dict[str, tuple[str, np.ndarray]]) -> list[str | None]:
+    """The lane id each (N, 2) road point lies in (first listed lane wins), None outside all."""
+    out: list[str | None] = [None] * len(points)
+    for lane_id, (_, poly) in lanes.items():
+        for k in np.nonzero(point_in_polygon(points, poly))[0]:
+            if out[k] is None:
+                out[k] = lane_id
+    return out
+
+
+def check_oncoming_lane(
+    track: Track, lanes: dict[str, tuple[str, np.ndarray]], cfg: OncomingLaneRuleConfig, lengths: dict[str, float],
+    max_m_per_px: float = 0.25,
+) -> RuleHit | None:
+    """Flag the first excursion into an oncoming lane that is long enough and not lawful.
+
+    Args:
+        track: the vehicle.
+        lanes: lane id -> (lawful direction "toward"/"away", (K, 2) polygon in road metres).
+        cfg: distances and evidence counts.
+        lengths: nominal vehicle length per class, m (to place the body centre).
+        max_m_per_px: only observations where a pixel spans at most this much road, m.
+    """
+    if not cfg.enabled or not lanes:
+        return None
+    use = track.measurable(max_m_per_px)
+    t = track.t_s[use]
+    if len(t) < cfg.min_own_points + cfg.min_points:
+        return None
+    front = track.road_m[use]
+    net = float(front[-1, 1] - front[0, 1])
+    if abs(net) < cfg.min_distance_m:
+        return None
+    travel = "toward" if net < 0 else "away"
+    centres = body_centres(track, front, lengths)
+    at = lane_ids(centres, lanes)
+    seen = [k for k, lane in enumerate(at) if lane is not None]
+    own = [k for k in seen if lanes[at[k]][0] == travel]
+    against = [k for k in seen if lanes[at[k]][0] != travel]
+    if not against or len(own) < cfg.min_own_points or own[cfg.min_own_points - 1] > against[0]:
+        return None  # never on its own side first: that is wrong way, not an oncoming-lane excursion
+    # Excursions: runs of consecutive lane-assigned observations in oncoming lanes.
+    runs: list[list[int]] = []
+    for k in against:
+        if runs and seen.index(k) == seen.index(runs[-1][-1]) + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    for run in runs:
+        if len(run) < cfg.min_points:
+            continue
+        i, j = run[0], run[-1]
+        travelled = float(np.abs(np.diff(centres[run, 1])).sum())
+        if travelled < cfg.min_distance_m:
+            continue
+        back = any(lanes[at[k]][0] == travel for k in seen if k > j)
+        if cfg.overtaking_allowed and back and travelled <= cfg.max_overtake_m:
+            continue
+        from_lane = at[max(k for k in own if k < i)]
+        return RuleHit(
+            type="oncoming_lane",
+            track_id=track.track_id,
+            t_start_s=float(t[i]),
+            t_end_s=float(t[j]),
+            t_at_s=float(t[i]),
+            measurements={
+                "lane_id": at[i] or "",
+                "from_lane": from_lane or "",
+                "travel_direction": travel,
+                "distance_in_oncoming_m": round(travelled, 2),
+                "min_distance_m": cfg.min_distance_m,
+                "returned": "yes" if back else "no",
+                "overtaking_allowed": "yes" if cfg.overtaking_allowed else "no",
+            },
+        )
+    return None
