@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from detectors.base import Detector
 from exchange.flow import candidate_from_violation, record_candidates
 from exchange.log import checkpoint
@@ -14,12 +16,16 @@ from store.db import init_db, make_engine, session_factory
 from store.repository import save_run, upsert_camera
 
 
-def build_detector(name: str, model: Path | None) -> tuple[Detector, str]:
-    """A detector by registry name, and the model identification recorded with runs."""
+def build_detector(name: str, model: Path | None, **backend_options: object) -> tuple[Detector, str]:
+    """A detector by registry name, and the model identification recorded with runs.
+
+    ``backend_options`` go to the backend as they are (a worker passes onnxruntime
+    ``providers`` and ``intra_op_threads`` for its device).
+    """
     from detectors.models import DEFAULT_VEHICLE_MODEL
     from detectors.registry import create_detector
 
-    options = {}
+    options: dict[str, object] = dict(backend_options)
     model_name = name
     if name in ("onnx", "ultralytics"):
         path = Path(model) if model else DEFAULT_VEHICLE_MODEL
@@ -43,16 +49,26 @@ def store_result(db_url: str, result: ProcessResult, home: Home, at: dt.datetime
     try:
         init_db(engine)
         with session_factory(engine).begin() as session:
-            upsert_camera(session, result.camera)
-            counts = save_run(session, result.run, result.tracks, result.violations)
-            logged = record_candidates(
-                session, home, result.camera.id, result.run.id,
-                [candidate_from_violation(v) for v in result.violations], at,
-            )
-            if logged:
-                # Sign the chain head at the end of every run, so no tail of this run's
-                # entries can be cut off unnoticed before the next periodic checkpoint.
-                checkpoint(session, home, at)
-            return counts
+            return save_result(session, result, home, at)
     finally:
         engine.dispose()
+
+
+def save_result(session: Session, result: ProcessResult, home: Home, at: dt.datetime) -> tuple[int, int]:
+    """The body of :func:`store_result` in the caller's transaction (a worker also marks its
+    segment done in it). Never commits.
+
+    Returns:
+        (added, already present) violation counts.
+    """
+    upsert_camera(session, result.camera)
+    counts = save_run(session, result.run, result.tracks, result.violations)
+    logged = record_candidates(
+        session, home, result.camera.id, result.run.id,
+        [candidate_from_violation(v) for v in result.violations], at,
+    )
+    if logged:
+        # Sign the chain head at the end of every run, so no tail of this run's
+        # entries can be cut off unnoticed before the next periodic checkpoint.
+        checkpoint(session, home, at)
+    return counts
