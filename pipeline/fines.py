@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,8 +24,16 @@ class _Strict(BaseModel):
 
 
 class Discount(_Strict):
+    """The reduced amount for early payment, and the period it runs for.
+
+    ``counted_from`` says which day starts the period: the law counts from the offender's
+    receipt of the notice; the date printed on a notice is counted from the notice's own date
+    (the earliest possible receipt), so the printed date never promises less than the law.
+    """
+
     percent: float = Field(gt=0, lt=100)
-    within_days: int = Field(gt=0)
+    within_days: int = Field(gt=0, description="calendar days")
+    counted_from: Literal["notice_received", "notice_date"] = "notice_received"
     source: str = Field(min_length=1)
 
 
@@ -51,7 +60,8 @@ class FineEntry(_Strict):
 
 class FinesTable(_Strict):
     schema_version: int = 1
-    currency: str
+    version: str = Field(min_length=1, description="release of the table, recorded on every notice")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
     calculated_indicator_som: int = Field(gt=0)
     discount: Discount
     entries: list[FineEntry] = Field(min_length=1)
@@ -78,7 +88,13 @@ class Fine:
     Attributes:
         amount_som: full amount.
         discounted_som: amount when paid within the discount period.
-        discount_until: last day of the discount period (counted from the notice's receipt).
+        discount_until: last day of the discount period (``notice_received_on`` + the
+            configured days).
+        currency: ISO 4217 code of the table.
+        discount_percent: the reduction, percent.
+        effective_from, effective_to: the entry's validity (``effective_to`` exclusive).
+        table_version: the table release the entry comes from.
+        discount_source: the statute behind the discount.
     """
 
     type: str
@@ -87,6 +103,12 @@ class Fine:
     discounted_som: int
     discount_until: dt.date
     source: str
+    currency: str = "KGS"
+    discount_percent: float = 50.0
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    table_version: str = ""
+    discount_source: str = ""
 
 
 def load_fines(path: Path | None = None) -> FinesTable:
@@ -124,6 +146,8 @@ def fine_for(
     e = hits[0]
     discounted = round(e.amount_som * (100 - table.discount.percent) / 100)
     return Fine(
-        e.type, e.article, e.amount_som, discounted,
-        notice_received_on + dt.timedelta(days=table.discount.within_days), e.source,
+        type=e.type, article=e.article, amount_som=e.amount_som, discounted_som=discounted,
+        discount_until=notice_received_on + dt.timedelta(days=table.discount.within_days), source=e.source,
+        currency=table.currency, discount_percent=table.discount.percent, effective_from=e.effective_from,
+        effective_to=e.effective_to, table_version=table.version, discount_source=table.discount.source,
     )

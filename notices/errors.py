@@ -1,0 +1,25 @@
+"""Errors of the notices package (under :class:`safecity.errors.SafeCityError`)."""
+
+from __future__ import annotations
+
+from safecity.errors import PermanentError, TransientError
+
+
+class NoticeError(PermanentError):
+    """A notice cannot be issued or read as asked (the message names the violation or notice)."""
+
+
+class NoticeConfigError(NoticeError):
+    """``notices.yaml`` is unreadable or invalid."""
+
+
+class EvidenceIntegrityError(NoticeError):
+    """A stored file is missing or its SHA-256 is not the recorded one (never silently used)."""
+
+
+class DeliveryTransientError(TransientError):
+    """Delivery failed in a way a later try may fix (timeout, 5xx, malformed answer)."""
+
+
+class DeliveryPermanentError(PermanentError):
+    """The receiver refused the notice for good (4xx); a person has to look at it."""
