@@ -1,0 +1,290 @@
+"""One held camera: read the stream, watch its health, record chunks, run the pipeline on them.
+
+Two threads per camera so a slow detector never stalls the network read:
+
+- the reader pulls frames (``workers/streams.py``), feeds ``StreamHealth`` (alerts), publishes
+  the camera's status to Redis and writes the frames into chunk files of ``chunk_s`` seconds
+  (H.264, in the spool folder);
+- the processor runs the file pipeline (``pipeline.run.process_video``) on each finished chunk
+  with the camera config's ``start_time_utc`` set to the chunk's first frame, checks that the
+  lease is still this worker's (fencing) and stores the result with
+  ``safecity.composition.store_result`` (violations + signed exchange-log entries, one
+  transaction).
+
+A chunk whose processing fails stays on disk with an alert; a chunk with violations stays as
+their source video; only a chunk processed cleanly without violations is removed (unless
+``keep_chunks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.alerts import AlertSink
+from workers.leases import CameraLeases, Lease
+from workers.live_models import LiveCamera, redact_url
+from workers.metrics import LiveMetrics
+from workers.streams import HealthEvent, StreamHealth, StreamReader, thumbnail
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A recorded piece of a stream, ready for the pipeline."""
+
+    path: Path
+    start_utc: dt.datetime
+    frames: int
+    fps: float
+    token: int
+
+
+class ChunkRecorder:
+    """Writes frames into consecutive H.264 chunk files of about ``chunk_s`` seconds."""
+
+    def __init__(self, folder: Path, camera_id: str, token: int, chunk_s: float) -> None:
+        self.folder = folder
+        self.camera_id = camera_id
+        self.token = token
+        self.chunk_s = chunk_s
+        self._writer = None
+        self._path: Path | None = None
+        self._start_utc: dt.datetime | None = None
+        self._start_arrival = 0.0
+        self._frames = 0
+        self._fps = 0.0
+        self._size: tuple[int, int] | None = None
+        self._connection = -1
+
+    def add(self, frame, fps: float) -> Chunk | None:
+        """Write one frame; returns the chunk it closed, if this frame started a new one."""
+        from pipeline.encode import H264Writer
+
+        size = (frame.image.shape[1], frame.image.shape[0])
+        done = None
+        if self._writer is not None and (
+            frame.arrival_s - self._start_arrival >= self.chunk_s or frame.connection != self._connection or size != self._size
+        ):
+            done = self.close()
+        if self._writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stamp = frame.utc.strftime("%Y%m%dT%H%M%S.%f")[:-3]
+            self._path = self.folder / f"{self.camera_id}-{stamp}Z-t{self.token}.mp4"
+            self._writer = H264Writer(self._path, fps, size)
+            self._start_utc, self._start_arrival, self._frames = frame.utc, frame.arrival_s, 0
+            self._fps, self._size, self._connection = fps, size, frame.connection
+        self._writer.write(frame.image)
+        self._frames += 1
+        return done
+
+    def close(self) -> Chunk | None:
+        if self._writer is None:
+            return None
+        self._writer.close()
+        chunk = Chunk(self._path, self._start_utc, self._frames, self._fps, self.token)
+        self._writer = None
+        return chunk
+
+
+class CameraRunner:
+    """Runs one camera while its lease is held; ``stop()`` ends both threads."""
+
+    def __init__(self, camera: LiveCamera, lease: Lease, settings, redis, leases: CameraLeases, metrics: LiveMetrics, sessions) -> None:
+        self.camera = camera
+        self.lease = lease
+        self.s = settings
+        self.redis = redis
+        self.leases = leases
+        self.metrics = metrics
+        self.sessions = sessions
+        self.sink = AlertSink(settings.worker_id, metrics, sessions.begin, redis, settings.key_prefix)
+        self.reader = StreamReader(camera.stream_url, settings.backoff, settings.open_timeout_s, settings.read_timeout_s, self._on_stream_event)
+        self.health = StreamHealth(settings.health, None)
+        self.chunks: queue.Queue[Chunk | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.status = {
+            "camera_id": camera.id, "worker_id": settings.worker_id, "token": lease.token, "state": "connecting",
+            "frames": 0, "input_fps": 0.0, "processing_fps": None, "lag_s": None, "last_frame_utc": None,
+            "reconnects": 0, "chunks_done": 0, "chunks_failed": 0, "backlog": 0, "violations": 0,
+            "last_error": None, "active_alerts": [],
+        }
+        self._backlog_alert = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info("camera runner start camera_id=%s worker_id=%s token=%d url=%s", self.camera.id, self.s.worker_id, self.lease.token, redact_url(self.camera.stream_url))
+        self._threads = [threading.Thread(target=self._read_loop, name=f"read-{self.camera.id}", daemon=True)]
+        if self.s.pipeline:
+            self._threads.append(threading.Thread(target=self._process_loop, name=f"proc-{self.camera.id}", daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.reader.stop()
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        for t in self._threads:
+            t.join(timeout_s)
+
+    # -- reader ----------------------------------------------------------------------------
+
+    def _emit(self, event: HealthEvent) -> None:
+        active = set(self.status["active_alerts"])
+        if event.kind != "timestamp_gap":
+            (active.add if event.state == "raised" else active.discard)(event.kind)
+        self.status["active_alerts"] = sorted(active)
+        self.sink.emit(self.camera.id, event)
+
+    def _on_stream_event(self, name: str, details: dict) -> None:
+        if name == "connected":
+            self.health.reset_connection()
+            self.health.nominal_fps = details.get("nominal_fps")
+            self.status["state"] = "streaming"
+            if "disconnected" in self.status["active_alerts"]:
+                self._emit(HealthEvent("disconnected", "cleared", "stream connected again", details))
+        elif name == "disconnected":
+            self.status["state"] = "reconnecting"
+            self.status["last_error"] = details.get("error")
+            if "disconnected" not in self.status["active_alerts"]:
+                self._emit(HealthEvent("disconnected", "raised", f"stream lost: {details.get('error')}", details))
+        elif name == "retry":
+            self.status["reconnects"] += 1
+            self.metrics.reconnects.labels(self.camera.id).inc()
+        self._publish_status()
+
+    def _read_loop(self) -> None:
+        recorder = ChunkRecorder(Path(self.s.spool_dir) / self.camera.id, self.camera.id, self.lease.token, self.s.chunk_s)
+        last_status = 0.0
+        try:
+            for f in self.reader.frames():
+                if self._stop.is_set():
+                    break
+                self.status["frames"] += 1
+                self.metrics.frames.labels(self.camera.id).inc()
+                self.metrics.last_frame.labels(self.camera.id).set(f.utc.timestamp())
+                self.status["last_frame_utc"] = f.utc.isoformat(timespec="milliseconds")
+                for event in self.health.observe(f.pts_s, f.arrival_s, thumbnail(f.image)):
+                    self._emit(event)
+                if self.s.pipeline:
+                    done = recorder.add(f, self.health.nominal_fps or 25.0)
+                    if done is not None:
+                        self._enqueue(done)
+                if f.arrival_s - last_status >= STATUS_EVERY_S:
+                    last_status = f.arrival_s
+                    fps = self.health.measured_fps()
+                    self.status["input_fps"] = round(fps, 2)
+                    self.metrics.input_fps.labels(self.camera.id).set(fps)
+                    self._publish_status()
+        except Exception:
+            log.exception("camera reader failed camera_id=%s", self.camera.id)
+        finally:
+            done = recorder.close()
+            if done is not None:
+                self._enqueue(done)
+            self.chunks.put(None)
+            self.status["state"] = "stopped"
+            self._publish_status()
+
+    def _enqueue(self, chunk: Chunk) -> None:
+        self.chunks.put(chunk)
+        backlog = self.chunks.qsize()
+        self.status["backlog"] = backlog
+        if backlog >= self.s.max_backlog and not self._backlog_alert:
+            self._backlog_alert = True
+            self._emit(HealthEvent("backlog", "raised", f"{backlog} chunks wait for processing: the pipeline is slower than the stream", {"backlog": backlog}))
+        elif backlog < self.s.max_backlog and self._backlog_alert:
+            self._backlog_alert = False
+            self._emit(HealthEvent("backlog", "cleared", "processing caught up", {"backlog": backlog}))
+
+    def _publish_status(self) -> None:
+        self.status["updated_at"] = time.time()
+        try:
+            key = f"{self.s.key_prefix}camera:{self.camera.id}:status"
+            self.redis.set(key, json.dumps(self.status, sort_keys=True, default=str), px=int(self.s.lease_ttl_s * 3000))
+        except Exception:
+            log.exception("status not published camera_id=%s", self.camera.id)
+
+    # -- processor -------------------------------------------------------------------------
+
+    def _process_loop(self) -> None:
+        from exchange.home import init_home
+        from pipeline.config import load_camera_config
+        from pipeline.run import ProcessOptions
+        from safecity.composition import build_detector
+
+        try:
+            config_path = Path(self.camera.config_path)
+            config = load_camera_config(config_path)
+            config_sha = hashlib.sha256(config_path.read_bytes()).hexdigest()
+            detector, model_name = build_detector(self.s.detector, self.s.model)
+            plate_reader = None
+            if self.s.plates:
+                from plates.reader import PlateReader
+
+                plate_reader = PlateReader.create()
+            home = init_home()
+        except Exception as exc:  # bad config or model: the camera needs a person
+            log.exception("camera pipeline cannot start camera_id=%s", self.camera.id)
+            self.status["last_error"] = f"{type(exc).__name__}: {exc}"
+            self._emit(HealthEvent("pipeline_error", "raised", f"pipeline cannot start: {exc}", {}))
+            return
+        options = ProcessOptions(batch_size=self.s.batch_size, detect_every=self.s.detect_every)
+        while True:
+            chunk = self.chunks.get()
+            if chunk is None:
+                return
+            self.status["backlog"] = self.chunks.qsize()
+            self._process_chunk(chunk, config, config_sha, detector, model_name, plate_reader, home, options)
+
+    def _process_chunk(self, chunk: Chunk, config, config_sha, detector, model_name, plate_reader, home, options) -> None:
+        from pipeline.run import process_video
+        from safecity.composition import store_result
+
+        cam = self.camera.id
+        try:
+            cfg = config.model_copy(update={"start_time_utc": chunk.start_utc})
+            result = process_video(chunk.path, cfg, config_sha, detector, model_name, Path(self.s.out_dir) / "evidence", options, plate_reader=plate_reader)
+            # Fencing: a worker whose lease has passed to another must not store.
+            if not self.leases.is_current(self.lease):
+                log.warning("chunk not stored, lease lost camera_id=%s token=%d chunk=%s", cam, self.lease.token, chunk.path.name)
+                return
+            added, existing = store_result(self.s.db_url, result, home, dt.datetime.now(dt.timezone.utc))
+        except Exception as exc:  # task boundary: keep the chunk, tell the operator
+            log.exception("chunk processing failed camera_id=%s chunk=%s", cam, chunk.path.name)
+            self.status["chunks_failed"] += 1
+            self.status["last_error"] = f"{type(exc).__name__}: {exc}"
+            self.metrics.chunk_errors.labels(cam).inc()
+            self._emit(HealthEvent("processing_error", "raised", f"chunk {chunk.path.name} failed: {exc}", {"chunk": chunk.path.name}))
+            return
+        end_utc = chunk.start_utc + dt.timedelta(seconds=result.frames / chunk.fps)
+        lag = (dt.datetime.now(dt.timezone.utc) - end_utc).total_seconds()
+        self.metrics.frames_processed.labels(cam).inc(result.frames)
+        self.metrics.processing_fps.labels(cam).set(result.fps)
+        self.metrics.lag.labels(cam).set(lag)
+        self.metrics.detections.labels(cam).inc(len(result.tracks))
+        for v in result.violations:
+            self.metrics.violations.labels(cam, v.type).inc()
+        self.status.update(chunks_done=self.status["chunks_done"] + 1, processing_fps=round(result.fps, 2), lag_s=round(lag, 2),
+                           violations=self.status["violations"] + added)
+        self._publish_status()
+        log.info("chunk processed camera_id=%s chunk=%s frames=%d fps=%.1f tracks=%d added=%d existing=%d lag_s=%.1f",
+                 cam, chunk.path.name, result.frames, result.fps, len(result.tracks), added, existing, lag)
+        if not result.violations and not self.s.keep_chunks:
+            chunk.path.unlink()  # processed cleanly, nothing to keep it for
