@@ -223,6 +223,7 @@ def _mount_subcommands() -> None:
     from exchange.cli import audit_app, init_command
     from plates.cli import eval_plates_cmd, plates_cmd
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
+    from web.cli import serve_command, users_app
 
     app.command("detect")(detect_cmd)
     app.command("eval-detector")(eval_detector_cmd)
@@ -234,6 +235,8 @@ def _mount_subcommands() -> None:
     app.command("registry-match")(registry_match_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
+    app.command("serve")(serve_command)
+    app.add_typer(users_app, name="users")
 
 
 _mount_subcommands()

@@ -1,0 +1,1 @@
+"""The web application: police review, operator dashboard, regulator audit (FastAPI, Jinja2)."""
