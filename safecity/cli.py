@@ -222,6 +222,7 @@ def _mount_subcommands() -> None:
     from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
     from plates.cli import eval_plates_cmd, plates_cmd
+    from store.cli import db_app
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
     from web.cli import serve_command, users_app
 
@@ -235,6 +236,7 @@ def _mount_subcommands() -> None:
     app.command("registry-match")(registry_match_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(db_app, name="db")
     app.command("serve")(serve_command)
     app.add_typer(users_app, name="users")
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.schema import Base
 
 
 def sqlite_url(path: Path) -> str:
@@ -30,14 +29,18 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables and the exchange log's append-only triggers.
+    """Bring the database schema to the current release: ``alembic upgrade heads``.
 
-    (Alembic migrations arrive with the scale-out work.)
+    Cheap when the database is current (one query). A new database gets every revision; one
+    made by the pre-migration ``create_all`` is checked and stamped at the baseline first
+    (see store/migrate.py). Safe to call from several processes at once.
+
+    Raises:
+        store.migrate.SchemaError: the database cannot be migrated as it is.
     """
-    import exchange.schema  # noqa: F401 - registers the exchange tables on Base
+    from store.migrate import upgrade
 
-    Base.metadata.create_all(engine)
-    exchange.schema.install_append_only_triggers(engine)
+    upgrade(engine)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions (see docs/storage.md)."""
