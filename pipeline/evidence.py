@@ -57,13 +57,34 @@ class FolderEvidenceStore:
 
 @dataclass(frozen=True)
 class Overlay:
-    """What to draw on an evidence frame."""
+    """What to draw on an evidence frame.
+
+    Attributes:
+        camera_id: the camera, printed in the caption.
+        time_utc: the frame's UTC time (ISO 8601), printed in the caption.
+        stop_line_px: (N, 2) px polyline of the signal's stop line, drawn white, or None.
+        signal_state: the phase at the offence (None for rules without a signal).
+        label: the rule and its key measurement.
+        signal_source: which source gave the phase (``plan``, ``log_file``, ``vision``...).
+        lines_px: other configured lines as ((N, 2) px polyline, kind), drawn by kind.
+        speed_kmh: the vehicle's measured speed, printed beside its box, or None.
+        limit_kmh: the speed limit, printed with the speed.
+        note: an extra caption line (e.g. "REVIEW: phase from vision only").
+    """
 
     camera_id: str
     time_utc: str
     stop_line_px: np.ndarray | None
     signal_state: str | None
     label: str
+    signal_source: str | None = None
+    lines_px: tuple[tuple[np.ndarray, str], ...] = ()
+    speed_kmh: float | None = None
+    limit_kmh: float | None = None
+    note: str = ""
+
+
+_LINE_COLOURS = {"solid": (255, 255, 0), "dashed": (200, 200, 200), "stop_line": (255, 255, 255)}
 
 
 def evidence_frames(track: Track, hit: RuleHit, offset_s: float = 0.6) -> dict[str, int]:
@@ -75,9 +96,15 @@ def evidence_frames(track: Track, hit: RuleHit, offset_s: float = 0.6) -> dict[s
 
 
 def annotate(image: np.ndarray, track: Track, frame: int, overlay: Overlay) -> np.ndarray:
-    """A copy of ``image`` with the track up to ``frame``, its box, the stop line and a caption."""
+    """A copy of ``image`` with the lines, the track up to ``frame``, its box, speed and a caption.
+
+    The caption carries the camera, UTC time, the rule's label, the signal phase *and its
+    source* (a reviewer must see whether the phase came from the controller or from vision).
+    """
     out = image.copy()
     pts = [p for p in track.points if p.frame <= frame]
+    for poly, kind in overlay.lines_px:
+        cv2.polylines(out, [np.asarray(poly).astype(np.int32)], False, _LINE_COLOURS.get(kind, (200, 200, 200)), 1, cv2.LINE_AA)
     if overlay.stop_line_px is not None:
         cv2.polylines(out, [overlay.stop_line_px.astype(np.int32)], False, (255, 255, 255), 2, cv2.LINE_AA)
     if len(pts) >= 2:
@@ -86,9 +113,18 @@ def annotate(image: np.ndarray, track: Track, frame: int, overlay: Overlay) -> n
     here = min(track.points, key=lambda p: abs(p.frame - frame))
     x1, y1, x2, y2 = (int(round(v)) for v in here.box_px)
     cv2.rectangle(out, (x1, y1), (x2, y2), (0, 0, 255), 2)
+    if overlay.speed_kmh is not None:
+        tag = f"{overlay.speed_kmh:.1f} km/h" + (f" / {overlay.limit_kmh:.0f}" if overlay.limit_kmh else "")
+        (tw, th), _ = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        ty = max(th + 4, y1 - 4)
+        cv2.rectangle(out, (x1, ty - th - 4), (x1 + tw + 6, ty + 3), (0, 0, 0), -1)
+        cv2.putText(out, tag, (x1 + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1, cv2.LINE_AA)
     lines = [f"{overlay.camera_id}  {overlay.time_utc}", overlay.label]
     if overlay.signal_state:
-        lines.append(f"signal: {overlay.signal_state}")
+        src = f"  (source: {overlay.signal_source})" if overlay.signal_source else ""
+        lines.append(f"signal: {overlay.signal_state}{src}")
+    if overlay.note:
+        lines.append(overlay.note)
     cv2.rectangle(out, (0, 0), (out.shape[1], 22 * len(lines) + 8), (0, 0, 0), -1)
     for k, text in enumerate(lines):
         colour = _COLOURS.get(overlay.signal_state or "", (255, 255, 255)) if text.startswith("signal") else (255, 255, 255)

@@ -20,7 +20,8 @@ from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
 from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.scene import build_scene_geometry
-from pipeline.signals import PlanSignalSource
+from pipeline.manifest import EvidenceSigner, build_manifest
+from pipeline.signal_sources.setup import SignalSetup
 from pipeline.tracking import RoadTracker
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
@@ -66,6 +67,7 @@ class ProcessResult:
     analyses: list[TrackAnalysis] = field(repr=False, default_factory=list)
     frames: int = 0
     seconds: float = 0.0
+    signal_disagreements: list = field(default_factory=list)  # SignalDisagreement, for operators
 
     @property
     def fps(self) -> float:
@@ -87,6 +89,7 @@ def process_video(
     options: ProcessOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     plate_reader: TrackPlateReader | None = None,
+    signer: EvidenceSigner | None = None,
 ) -> ProcessResult:
     """Detect, track and apply the rules to every frame of ``video``; write evidence files.
 
@@ -99,6 +102,7 @@ def process_video(
         evidence_root: folder that receives ``<violation id>/...`` evidence files.
         on_progress: called with (frames done, frames expected).
         plate_reader: reads each violating track's plate; None leaves plates unread.
+        signer: signs each package's manifest.json (information provider); None leaves it unsigned.
 
     Raises:
         InputError: the video is missing or unreadable, or its size differs from the config's.
@@ -112,7 +116,8 @@ def process_video(
         )
     video_sha = file_sha256(info.path)
     geometry = build_scene_geometry(config)
-    signal = PlanSignalSource(config.signal.plan) if config.signal else None
+    signals = SignalSetup.from_config(config)  # primary feed + vision fallback (docs/signals.md)
+    signal = signals.source
     # The tracker sees one update per detected frame: its buffers are in those updates.
     tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every)
 
@@ -130,6 +135,7 @@ def process_video(
 
     for frame in read_frames(info):
         frames_done += 1
+        signals.observe(frame.t_s, frame.image)
         if frame.index % options.detect_every:
             continue
         batch.append(frame)
@@ -161,13 +167,14 @@ def process_video(
     ]
     violations = _build_violations(
         analyses, config, info, video_sha, evidence_root, plate_reader, options, model_name,
-        signal.name if signal else None,
+        signals, signer,
     )
+    disagreements = signals.finish(config.camera_id, config.start_time_utc)
     log.info(
         "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
     )
-    return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed)
+    return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed, disagreements)
 
 
 def plate_frames(track: Track, n: int) -> list[int]:
@@ -203,7 +210,8 @@ def _read_plates(
 
 def _build_violations(
     analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path,
-    plate_reader: TrackPlateReader | None, options: ProcessOptions, model_name: str, signal_source: str | None,
+    plate_reader: TrackPlateReader | None, options: ProcessOptions, model_name: str, signals: SignalSetup,
+    signer: EvidenceSigner | None,
 ) -> list[Violation]:
     hits: list[tuple[TrackAnalysis, RuleHit, dict[str, int], str]] = []
     for a in analyses:
@@ -225,10 +233,17 @@ def _build_violations(
     stop_px = None
     if config.signal is not None:
         stop_px = np.asarray(config.line(config.signal.stop_line).points_px, dtype=np.float64)
+    other_lines = tuple(
+        (np.asarray(ln.points_px, dtype=np.float64), ln.kind)
+        for ln in config.lines if config.signal is None or ln.id != config.signal.stop_line
+    )
     out: list[Violation] = []
     for a, hit, idx, vid in hits:
         track = a.track
         files = []
+        verdict = signals.verdict(hit.t_at_s) if hit.signal_state is not None else None
+        review_reason = verdict.review_reason if verdict is not None and not verdict.finable else ""
+        speed = hit.speed_kmh if hit.speed_kmh is not None else (round(a.speed.speed_kmh, 1) if a.speed else None)
         if vid in clip_bytes:
             files.append(store.put(f"{vid}/clip.mp4", clip_bytes[vid], "clip"))
         for kind, frame_no in idx.items():
@@ -238,7 +253,11 @@ def _build_violations(
                 continue
             t_s = frame_no / info.fps
             label = _label(hit)
-            ov = Overlay(config.camera_id, info.utc(t_s).isoformat(timespec="milliseconds"), stop_px, hit.signal_state, label)
+            ov = Overlay(
+                config.camera_id, info.utc(t_s).isoformat(timespec="milliseconds"), stop_px, hit.signal_state, label,
+                signal_source=verdict.phase.source if verdict else None, lines_px=other_lines, speed_kmh=speed,
+                limit_kmh=config.speed_limit_kmh, note=f"REVIEW: {review_reason}" if review_reason else "",
+            )
             files.append(store.put(f"{vid}/{kind}.jpg", encode_jpeg(annotate(image, track, frame_no, ov)), f"frame_{kind}"))
             if kind == "at":
                 crop = vehicle_crop(image, track.point_near(hit.t_at_s).box_px)
@@ -267,13 +286,26 @@ def _build_violations(
             "speed_kmh": hit.speed_kmh,
             "limit_kmh": config.speed_limit_kmh,
             "signal_state": hit.signal_state,
-            "signal_source": signal_source if hit.signal_state else None,
+            "signal_source": verdict.phase.source if verdict else None,
+            "signal_phase_utc": [info.utc(verdict.phase.start_s).isoformat(timespec="milliseconds"),
+                                 info.utc(verdict.phase.end_s).isoformat(timespec="milliseconds")] if verdict else None,
+            "finable": verdict.finable if verdict else True,
+            "review_reason": review_reason or None,
+            "offender_boxes_px": {k: list(track.point_near(f / info.fps).box_px) for k, f in idx.items()},
+            "clip": _clip_doc(track, clips.get(vid), info.fps) if vid in clip_bytes else None,
             "measurements": hit.measurements,
             "model": model_name,
             "software_version": SOFTWARE_VERSION,
             "files": [{"kind": f.kind, "path": f.path, "sha256": f.sha256} for f in files],
         }
         files.append(store.put(f"{vid}/metadata.json", json.dumps(meta, indent=2, ensure_ascii=False).encode(), "metadata"))
+        manifest = build_manifest([(f.path.removeprefix(f"{vid}/"), f.sha256) for f in files], vid, signer)
+        files.append(store.put(f"{vid}/manifest.json", (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(), "manifest"))
+        measurements = dict(hit.measurements, t_start_s=round(hit.t_start_s, 3), t_end_s=round(hit.t_end_s, 3))
+        if verdict is not None:
+            measurements["signal_source"] = verdict.phase.source
+        if review_reason:
+            measurements["review_reason"] = review_reason  # not finable: a person decides
         out.append(
             Violation(
                 id=vid,
@@ -289,7 +321,7 @@ def _build_violations(
                 speed_kmh=hit.speed_kmh,
                 limit_kmh=hit.limit_kmh if hit.limit_kmh is not None else config.speed_limit_kmh,
                 signal_state=hit.signal_state,
-                measurements=dict(hit.measurements, t_start_s=round(hit.t_start_s, 3), t_end_s=round(hit.t_end_s, 3)),
+                measurements=measurements,
                 # Only a read at or above the reader's threshold names the vehicle; an
                 # unreadable guess goes to a person (plate_guess), never into a fine.
                 plate_text=plate[0].text if plate and plate[0].status == "read" else None,
@@ -302,6 +334,19 @@ def _build_violations(
         )
     out.sort(key=lambda v: (v.first_time_utc, v.id))
     return out
+
+
+def _clip_doc(track: Track, span: tuple[int, int] | None, fps: float) -> dict | None:
+    """The clip's frame span and the offender's boxes in it (the privacy export keeps that plate)."""
+    if span is None:
+        return None
+    first, last = span
+    return {
+        "first_frame": first,
+        "last_frame": last,
+        "fps": fps,
+        "offender_track_px": [[p.frame, *(round(c, 1) for c in p.box_px)] for p in track.points if first <= p.frame <= last],
+    }
 
 
 def _label(hit: RuleHit) -> str:
@@ -335,6 +380,7 @@ def result_document(result: ProcessResult) -> dict:
         "start_time_utc": run.start_time_utc.isoformat(),
         "software_version": run.software_version,
         "model": run.model,
+        "signal_disagreements": [d.to_dict() for d in result.signal_disagreements],
         "violations": [_violation_doc(v) for v in result.violations],
     }
 

@@ -83,6 +83,7 @@ def process_cmd(
     from pipeline.config import load_camera_config
     from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
     from exchange.home import init_home
+    from pipeline.manifest import EvidenceSigner
     from safecity.composition import build_detector, store_result
 
     try:
@@ -94,13 +95,14 @@ def process_cmd(
             from plates.reader import PlateReader
 
             reader = PlateReader.create()
+        home = init_home()  # idempotent: creates keys on first use, never overwrites
         progress_cb, progress_done = _progress(json_out)
         result = process_video(
             video, config, config_sha, det, model_name, out_dir / "evidence",
             ProcessOptions(batch_size=batch_size, detect_every=detect_every), on_progress=progress_cb, plate_reader=reader,
+            signer=EvidenceSigner.from_home(home),
         )
         progress_done()
-        home = init_home()  # idempotent: creates keys on first use, never overwrites
         db_url = db or home.default_db_url
         added, existing = store_result(db_url, result, home, dt.datetime.now(dt.timezone.utc))
         matches = []
@@ -221,6 +223,7 @@ def _mount_subcommands() -> None:
     from bench.cli import bench_cmd
     from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
+    from pipeline.evidence_cli import evidence_app
     from plates.cli import eval_plates_cmd, plates_cmd
     from store.cli import db_app
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
@@ -236,6 +239,7 @@ def _mount_subcommands() -> None:
     app.command("registry-match")(registry_match_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(evidence_app, name="evidence")
     app.add_typer(db_app, name="db")
     app.command("serve")(serve_command)
     app.add_typer(users_app, name="users")

@@ -1,0 +1,102 @@
+"""``safecity evidence``: verify a package's signed manifest; export privacy-safe copies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+evidence_app = typer.Typer(help="Evidence packages: verify signatures and digests, export blurred copies.", no_args_is_help=True)
+err = Console(stderr=True)
+out = Console()
+
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+
+
+def _trusted_keys(roster: Path | None) -> dict[str, str] | None:
+    """role -> public key from ``roster`` (or the home folder's roster.json when it exists)."""
+    from exchange.home import home_path
+    from exchange.verifier import roster_keys
+
+    path = roster if roster is not None else home_path() / "roster.json"
+    if not path.exists():
+        if roster is not None:
+            raise ValueError(f"{path}: roster not found")
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable roster: {exc}") from exc
+    keys, problems = roster_keys(doc)
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(p.detail for p in problems))
+    return keys
+
+
+@evidence_app.command("verify")
+def verify_cmd(
+    package: Annotated[Path, typer.Argument(help="evidence package folder (evidence/<violation id>)")],
+    roster: Annotated[Optional[Path], typer.Option("--roster", help="roster.json with the info_provider key (default: the home folder's)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+) -> None:
+    """Check the manifest signature and the SHA-256 of every file; exit 1 naming what failed."""
+    from pipeline.manifest import verify_package
+
+    try:
+        keys = _trusted_keys(roster)
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    report = verify_package(package, keys)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for w in report.warnings:
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        for p in report.problems:
+            err.print(f"[bold red]FAILED:[/] {p}", highlight=False, markup=True)
+        if report.ok:
+            out.print(f"OK {package}: {len(report.manifests)} manifest(s), {report.files_checked} files, signature and digests verified", highlight=False)
+    raise typer.Exit(0 if report.ok else EXIT_FAILED)
+
+
+@evidence_app.command("export")
+def export_cmd(
+    package: Annotated[str, typer.Argument(help="a violation id (under --evidence-root) or a package folder")],
+    out_dir: Annotated[Path, typer.Option("--out", help="new folder for the copies (must not exist)")],
+    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="blur faces and other vehicles' plates (default: on)")] = True,
+    evidence_root: Annotated[Path, typer.Option("--evidence-root", help="where violation packages live (process --out DIR/evidence)")] = Path("evidence"),
+    roster: Annotated[Optional[Path], typer.Option("--roster", help="roster.json to verify the original against")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+) -> None:
+    """Write copies that may leave the system, with their own signed manifest; originals untouched."""
+    from exchange.home import load_home
+    from pipeline.manifest import EvidenceSigner
+    from pipeline.privacy import export_package
+    from safecity.errors import SafeCityError
+
+    src = Path(package)
+    if not src.is_dir():
+        if "/" in package or package in (".", ".."):
+            err.print(f"[bold red]error:[/] {package}: no such package folder", highlight=False)
+            raise typer.Exit(EXIT_INPUT)
+        src = evidence_root / package
+        if not src.is_dir():
+            err.print(f"[bold red]error:[/] violation {package!r}: no package folder {src} (set --evidence-root)", highlight=False)
+            raise typer.Exit(EXIT_INPUT)
+    try:
+        signer = EvidenceSigner.from_home(load_home())
+        report = export_package(src, out_dir, signer, blur=blur, trusted_keys=_trusted_keys(roster))
+    except (SafeCityError, ValueError) as exc:
+        err.print("[bold red]error:[/]", end=" ")
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    c = report.counts
+    out.print(f"exported {src} -> {out_dir}: {len(report.files)} files; blurred {c.faces} face(s), {c.plates_blurred} other plate(s); kept {c.plates_kept} offender plate view(s)", highlight=False)
