@@ -1,0 +1,95 @@
+"""Celery tasks: thin shells that take ids, call workers/jobs.py and commit there.
+
+Registered on an app by :func:`register_tasks` (called by ``create_app``), never at import.
+Frames never cross the broker: a message is a segment id.
+
+Failure policy:
+
+* :class:`~safecity.errors.TransientError` (database or service down, lock contention):
+  retried with exponential backoff (``retry_backoff_s`` doubling up to ``retry_backoff_max_s``)
+  up to ``max_retries`` times, then recorded on the segment as ``failed`` with the reason.
+* :class:`~safecity.errors.PermanentError` (truncated or replaced video, bad config): recorded
+  on the segment and its job as ``failed`` with the reason, for a person; not retried. The
+  Celery task state is FAILURE with the same message.
+* Anything else is a bug: logged with its traceback, recorded as ``failed``, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from safecity.errors import PermanentError, TransientError
+from workers.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", threads: int | None = None) -> None:
+    """Register the tasks on ``app``; each pool process builds its own WorkerContext lazily."""
+    from workers.jobs import WorkerContext, as_dict, record_gave_up, run_segment
+
+    state: dict[str, object] = {}
+
+    def context() -> WorkerContext:
+        # One context per process: a forked pool child must not reuse its parent's
+        # database connections or onnxruntime session.
+        if state.get("pid") != os.getpid():
+            state["ctx"] = WorkerContext(settings, device=device, threads=threads)
+            state["pid"] = os.getpid()
+        return state["ctx"]  # type: ignore[return-value]
+
+    app.safecity_context = context
+
+    @app.task(name="safecity.process_segment", bind=True, acks_late=True, reject_on_worker_lost=True,
+              max_retries=settings.max_retries)
+    def process_segment(self, segment_id: str) -> dict:
+        """Detect, track and apply the rules to one segment of a job; store its violations."""
+        ctx = context()
+        try:
+            outcome = run_segment(ctx, segment_id)
+        except TransientError as exc:
+            attempt = self.request.retries
+            if attempt >= self.max_retries:
+                log.error("segment gave up segment_id=%s attempts=%d reason=%s", segment_id, attempt + 1, exc)
+                try:
+                    record_gave_up(ctx, segment_id, str(exc))
+                except Exception:  # the database may still be down: the log line above is the record
+                    log.exception("could not record the give-up segment_id=%s", segment_id)
+                raise
+            delay = settings.retry_delay_s(attempt)
+            log.warning("segment retry segment_id=%s attempt=%d in_s=%.1f reason=%s", segment_id, attempt + 1, delay, exc)
+            raise self.retry(exc=exc, countdown=delay)
+        except PermanentError:
+            raise
+        except Exception as exc:  # a bug: keep the traceback, tell a person, do not loop on it
+            log.exception("segment crashed segment_id=%s", segment_id)
+            try:
+                from workers.jobs import _record_failure
+
+                _record_failure(ctx, segment_id, f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("could not record the crash segment_id=%s", segment_id)
+            raise
+        if outcome.status == "failed":
+            raise PermanentError(outcome.error or "failed")
+        return as_dict(outcome)
+
+    @app.task(name="safecity.exchange_checkpoint", bind=True, acks_late=True, reject_on_worker_lost=True,
+              max_retries=settings.max_retries)
+    def exchange_checkpoint(self) -> dict:
+        """Sign the exchange log's chain head (the AIS owner's periodic checkpoint)."""
+        import datetime as dt
+
+        from sqlalchemy import exc as sa_exc
+
+        from exchange.home import init_home
+        from exchange.log import checkpoint
+
+        ctx = context()
+        try:
+            with ctx.sessions().begin() as session:
+                cp = checkpoint(session, init_home(), dt.datetime.now(dt.timezone.utc))
+        except (TransientError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise self.retry(exc=exc, countdown=settings.retry_delay_s(self.request.retries))
+        return {"seq": cp.seq, "entry_index": cp.entry_index, "chain_digest": cp.chain_digest}
