@@ -223,6 +223,7 @@ def _mount_subcommands() -> None:
     from bench.cli import bench_cmd
     from detectors.cli import detect_cmd, eval_detector_cmd
     from exchange.cli import audit_app, init_command
+    from notices.cli import notices_app
     from pipeline.evidence_cli import evidence_app
     from plates.cli import eval_plates_cmd, plates_cmd
     from store.cli import db_app
@@ -239,6 +240,7 @@ def _mount_subcommands() -> None:
     app.command("registry-match")(registry_match_cmd)
     app.command("init")(init_command)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(notices_app, name="notices")
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(db_app, name="db")
     app.command("serve")(serve_command)
