@@ -71,8 +71,31 @@ def probe_video(path: Path, start_time_utc: dt.datetime) -> VideoInfo:
     return VideoInfo(path, float(fps), count, w, h, start_time_utc)
 
 
-def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
-    """Decode frames in a background thread, yielding them in order.
+def open_at(path: Path, start: int) -> cv2.VideoCapture:
+    """A capture whose next ``read()`` returns frame ``start`` (0-based).
+
+    Seeks when the backend reports landing exactly on ``start`` (FFmpeg seeks to the previous
+    key frame and decodes forward); otherwise decodes and drops the frames before it.
+
+    Raises:
+        InputError: the video ends before frame ``start``.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if start <= 0:
+        return cap
+    if cap.set(cv2.CAP_PROP_POS_FRAMES, start) and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == start:
+        return cap
+    cap.release()
+    cap = cv2.VideoCapture(str(path))
+    for idx in range(start):
+        if not cap.grab():
+            cap.release()
+            raise InputError(f"{path}: the video ends at frame {idx}, before frame {start} (truncated?)")
+    return cap
+
+
+def read_frames(info: VideoInfo, prefetch: int = 16, start: int = 0) -> Iterator[Frame]:
+    """Decode frames in a background thread, yielding them in order from frame ``start``.
 
     Decoding overlaps with whatever the consumer does (detection releases the GIL).
     """
@@ -80,9 +103,10 @@ def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
     stop = threading.Event()
 
     def worker() -> None:
-        cap = cv2.VideoCapture(str(info.path))
+        cap = None
         try:
-            idx = 0
+            cap = open_at(info.path, start)
+            idx = start
             while not stop.is_set():
                 ok, img = cap.read()
                 if not ok:
@@ -92,7 +116,8 @@ def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
         except BaseException as exc:  # handed to the consumer, which re-raises it
             q.put(exc)
         finally:
-            cap.release()
+            if cap is not None:
+                cap.release()
             q.put(None)
 
     thread = threading.Thread(target=worker, name=f"decode-{info.path.name}", daemon=True)
@@ -102,6 +127,8 @@ def read_frames(info: VideoInfo, prefetch: int = 16) -> Iterator[Frame]:
             item = q.get()
             if item is None:
                 break
+            if isinstance(item, InputError):
+                raise item
             if isinstance(item, BaseException):
                 raise InputError(f"{info.path}: decoding failed: {item}") from item
             yield item
@@ -135,9 +162,11 @@ def evidence_pass(
     writers: dict[str, H264Writer] = {}
     done: dict[str, Path] = {}
     last = max([*wanted, *(end for _, end in clips.values())], default=-1)
-    cap = cv2.VideoCapture(str(info.path))
+    # Start at the first frame needed: a segment near the end of a long video need not decode it all.
+    first = max(0, min([*wanted, *(start for start, _ in clips.values())], default=0))
+    cap = open_at(info.path, first) if last >= 0 else cv2.VideoCapture(str(info.path))
     try:
-        idx = 0
+        idx = first if last >= 0 else 0
         while idx <= last:
             ok, img = cap.read()
             if not ok:
