@@ -17,6 +17,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "exchange.schema",
     "notices.models",
     "workers.live_models",
+    "workers.models",
     "web.models",
 )
 
