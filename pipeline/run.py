@@ -8,7 +8,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +39,22 @@ class TrackPlateReader(Protocol):
     """Reads the plate of one track from its vehicle crops (``plates.reader.PlateReader``)."""
 
     def read_track(self, crops: Sequence) -> object: ...
+
+
+class FrameSegment(Protocol):
+    """A part of a video processed on its own (``workers.segments.SegmentWindow``).
+
+    ``frames`` passes on the decoded frames (from ``decode_start``) while the segment needs
+    them, looking at the tracker to finish the tracks it owns; ``own`` keeps the tracks that
+    belong to it with ids unique in the whole video; ``key`` names it in the run id.
+    """
+
+    decode_start: int
+    key: str
+
+    def frames(self, frames: Iterator, tracker: RoadTracker) -> Iterator: ...
+
+    def own(self, tracks: list[Track]) -> list[Track]: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ def process_video(
     on_progress: Callable[[int, int], None] | None = None,
     plate_reader: TrackPlateReader | None = None,
     signer: EvidenceSigner | None = None,
+    segment: FrameSegment | None = None,
 ) -> ProcessResult:
     """Detect, track and apply the rules to every frame of ``video``; write evidence files.
 
@@ -103,6 +120,9 @@ def process_video(
         on_progress: called with (frames done, frames expected).
         plate_reader: reads each violating track's plate; None leaves plates unread.
         signer: signs each package's manifest.json (information provider); None leaves it unsigned.
+        segment: process one segment of the video only (a distributed job, workers/segments.py):
+            decoding starts at its ``decode_start`` and stops where it says, and only the tracks
+            it owns get rules, violations and evidence. None: the whole video.
 
     Raises:
         InputError: the video is missing or unreadable, or its size differs from the config's.
@@ -133,7 +153,8 @@ def process_video(
         if on_progress:
             on_progress(frames_done, info.frame_count)
 
-    for frame in read_frames(info):
+    frames = read_frames(info, start=segment.decode_start) if segment is not None else read_frames(info)
+    for frame in segment.frames(frames, tracker) if segment is not None else frames:
         frames_done += 1
         signals.observe(frame.t_s, frame.image)
         if frame.index % options.detect_every:
@@ -147,11 +168,16 @@ def process_video(
         raise InputError(f"{video}: no frame could be decoded")
 
     tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
+    if segment is not None:  # each vehicle belongs to exactly one segment of a distributed job
+        tracks = segment.own(tracks)
     analyses = [analyse_track(t, config, geometry, signal, persons) for t in tracks]
     elapsed = time.perf_counter() - started
 
     camera = CameraRecord(config.camera_id, config.name, config.calibration.version, config.speed_limit_kmh, config_sha256)
-    run_id = hashlib.sha256(f"{config.camera_id}|{config_sha256}|{video_sha}|{SOFTWARE_VERSION}|{model_name}".encode()).hexdigest()[:32]
+    run_key = f"{config.camera_id}|{config_sha256}|{video_sha}|{SOFTWARE_VERSION}|{model_name}"
+    if segment is not None:
+        run_key += f"|segment {segment.key}"
+    run_id = hashlib.sha256(run_key.encode()).hexdigest()[:32]
     run = RunRecord(run_id, config.camera_id, str(info.path), video_sha, frames_done, info.fps, config.start_time_utc, SOFTWARE_VERSION, model_name)
     summaries = [
         TrackSummary(
