@@ -228,6 +228,7 @@ def _mount_subcommands() -> None:
     from plates.cli import eval_plates_cmd, plates_cmd
     from store.cli import db_app
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
+    from workers.cli import job_cmd, submit_cmd, worker_bench_cmd, worker_cmd
     from web.cli import serve_command, users_app
 
     app.command("detect")(detect_cmd)
@@ -243,6 +244,10 @@ def _mount_subcommands() -> None:
     app.add_typer(notices_app, name="notices")
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(db_app, name="db")
+    app.command("worker")(worker_cmd)
+    app.command("submit")(submit_cmd)
+    app.command("job")(job_cmd)
+    app.command("worker-bench")(worker_bench_cmd)
     app.command("serve")(serve_command)
     app.add_typer(users_app, name="users")
 
