@@ -22,10 +22,24 @@ _COLOURS = {"green": (0, 200, 0), "amber": (0, 190, 255), "red": (0, 0, 255), "r
 
 
 class EvidenceStore(Protocol):
-    """Where evidence files go (a local folder by default)."""
+    """Where evidence files go: a local folder by default, or S3-compatible object storage.
+
+    Backends are listed in ``store.evidence_backends.EVIDENCE_STORES`` (``folder``, ``s3``) and
+    chosen from settings (``SAFECITY_EVIDENCE_URL``). Every backend keeps the same contract:
+
+    - write-once: an existing file is never replaced; the same bytes under an existing key
+      return the existing record (a redelivered task), other bytes are stored beside it under
+      ``<stem>.<sha256[:8]><suffix>`` and the record's ``path`` says where;
+    - the record's ``sha256`` is the digest of the bytes as stored;
+    - nothing is deleted, on error paths included; a failed put leaves no partial file.
+    """
 
     def put(self, key: str, data: bytes, kind: str) -> EvidenceFile:
-        """Store ``data`` under ``key`` (a relative POSIX path); returns the stored file's record."""
+        """Store ``data`` under ``key`` (a relative POSIX path); returns the stored file's record.
+
+        Raises:
+            ValueError: ``key`` is absolute or leaves the store.
+        """
         ...
 
 

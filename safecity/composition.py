@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from detectors.base import Detector
 from exchange.flow import candidate_from_violation, record_candidates
 from exchange.log import checkpoint
 from exchange.home import Home
+from pipeline.evidence import EvidenceStore
 from pipeline.run import ProcessResult
 from store.db import init_db, make_engine, session_factory
 from store.repository import save_run, upsert_camera
@@ -33,6 +35,18 @@ def build_detector(name: str, model: Path | None, **backend_options: object) -> 
         options["agnostic_nms"] = True  # one box per vehicle: the tracker must not see car+truck twins
         model_name = f"{name}:{path.name}"
     return create_detector(name, **options), model_name
+
+
+def build_evidence_store(default_root: Path, env: Mapping[str, str] | None = None) -> EvidenceStore:
+    """The evidence store chosen by ``SAFECITY_EVIDENCE_URL`` (``s3://bucket/prefix`` with
+    ``SAFECITY_S3_ENDPOINT``..., see store/evidence_backends.py), else the folder ``default_root``.
+
+    Raises:
+        pydantic.ValidationError: a malformed setting; the message names the variable's field.
+    """
+    from store.evidence_backends import evidence_store_from_settings, load_evidence_settings
+
+    return evidence_store_from_settings(load_evidence_settings(env), default_root)
 
 
 def store_result(db_url: str, result: ProcessResult, home: Home, at: dt.datetime) -> tuple[int, int]:
