@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from exchange.home import load_home
 from store.db import init_db, make_engine, session_factory
 from web.auth import LoginThrottled, authenticate, start_session
+from web.permissions import PERMISSIONS, PUBLIC
 from web.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Forbidden, NotAuthenticated, is_api, render, tx
 from web.review import STATE_LABELS, TYPE_LABELS, Registry
 from web.settings import REJECT_REASONS, WebSettings
@@ -156,6 +158,9 @@ def create_app(settings: WebSettings, *, clock: Callable[[], dt.datetime] = _utc
 
     for router in (session_router, review_router, ops_router, audit_router):
         app.include_router(router)
+    unlisted = sorted({name for name, _, _ in route_table(app)} - set(PERMISSIONS) - PUBLIC)
+    if unlisted:  # deny-by-default would refuse them anyway; fail at start so nobody ships one
+        raise RuntimeError(f"routes without an entry in web.permissions.PERMISSIONS: {unlisted}")
 
     return app
 
@@ -165,6 +170,22 @@ def dispose_app(app: FastAPI) -> None:
     app.state.engine.dispose()
     if app.state.registry.engine is not None:
         app.state.registry.engine.dispose()
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(route name, method, path) of every endpoint, included routers flattened."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                out.extend((route.name, m, prefix + route.path) for m in sorted(route.methods - {"HEAD"}))
+            elif hasattr(route, "original_router"):  # FastAPI >= 0.120 keeps included routers lazily
+                ctx = getattr(route, "include_context", None)
+                walk(route.original_router.routes, prefix + (getattr(ctx, "prefix", "") or ""))
+
+    walk(app.routes, "")
+    return out
 
 
 def _safe_next(target: str) -> str:

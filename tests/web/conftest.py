@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from fastapi.testclient import TestClient
 
-from web_testdata import seed
+from web_testdata import copy_seeded, seed
 
 
 class Clock:
@@ -23,9 +23,19 @@ class Clock:
         self.now += dt.timedelta(**kw)
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web-template")
+    return seed(folder), folder
+
+
 @pytest.fixture
-def seeded(tmp_path):
-    return seed(tmp_path)
+def seeded(seeded_template, tmp_path):
+    """A private copy of the seeded database, registry, keys and evidence."""
+    template, folder = seeded_template
+    out = copy_seeded(template, folder, tmp_path / "site")
+    yield out
+    out.sessions.kw["bind"].dispose()
 
 
 @pytest.fixture

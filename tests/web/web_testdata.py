@@ -123,6 +123,19 @@ def seed(tmp_path: Path, db_url: str | None = None) -> Seeded:
     return out
 
 
+def copy_seeded(template: Seeded, template_dir: Path, target: Path) -> Seeded:
+    """A private copy of a seeded folder (SQLite files, keys, evidence): seeding once per session
+    and copying is much cheaper than migrating and hashing passwords for every test."""
+    import shutil
+
+    from exchange.home import load_home
+
+    shutil.copytree(template_dir, target, dirs_exist_ok=True)
+    db_url = f"sqlite:///{target / 'safecity.sqlite'}"
+    return Seeded(db_url, f"sqlite:///{target / 'registry.sqlite'}", load_home(target / "home"), target / "run" / "evidence",
+                  session_factory(make_engine(db_url)), dict(template.ids))
+
+
 def username(role: str) -> str:
     return role.replace("_", "-")
 
