@@ -64,9 +64,11 @@ class HealthThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     frozen_after_s: float = Field(5.0, gt=0, description="identical pictures for this long = frozen, seconds")
-    # A live picture differs from the last by sensor noise alone: the generated scenes measure
-    # 0.04-0.33 (min-median) on the thumbnail; a frozen encoder repeats the picture (0.00).
-    frozen_max_diff: float = Field(0.02, ge=0, description="mean absolute grey difference (0-255) on a 64x36 thumbnail under which two frames count as identical")
+    # Measured on the thumbnail: the generated scenes' sensor noise gives 0.04 (min), 0.08
+    # (5th percentile), 0.33 (median) between consecutive frames; a frozen picture through
+    # x264 gives 0.02-0.04 while the encoder refines it, then 0.00. The timer needs every
+    # frame for frozen_after_s under the bound, so lone quiet frames of a live scene never add up.
+    frozen_max_diff: float = Field(0.1, ge=0, description="mean absolute grey difference (0-255) on a 64x36 thumbnail under which two frames count as identical")
     gap_s: float = Field(1.0, gt=0, description="a jump of stream timestamps or of arrival times longer than this is a gap, seconds")
     fps_window_s: float = Field(5.0, gt=0, description="window over which the arrival frame rate is measured, seconds")
     min_fps_ratio: float = Field(0.5, gt=0, le=1, description="alert when the measured rate falls below this share of the nominal rate")
@@ -116,6 +118,7 @@ class StreamHealth:
         self._last_arrival = None
         self._arrivals.clear()
         self._window_start = None
+        self._same_since = None  # stream time restarts with the connection
 
     def measured_fps(self) -> float:
         if len(self._arrivals) < 2:
@@ -142,17 +145,22 @@ class StreamHealth:
         self._last_arrival = arrival_s
 
         # Frozen picture: every frame for frozen_after_s is (almost) identical to the last.
+        # Timed on the stream clock when there is one: frames read in a burst (start-up,
+        # catching up) arrive together although they span seconds.
+        now = pts_s if pts_s is not None else arrival_s
         if self._last_thumb is not None and self._last_thumb.shape == thumb.shape:
             diff = float(np.mean(np.abs(thumb - self._last_thumb)))
             if diff <= t.frozen_max_diff:
                 if self._same_since is None:
-                    self._same_since = arrival_s
-                if not self.frozen and arrival_s - self._same_since >= t.frozen_after_s:
+                    self._same_since = now
+                held = now - self._same_since
+                if not self.frozen and held >= t.frozen_after_s:
                     self.frozen = True
-                    events.append(HealthEvent("frozen", "raised", f"picture unchanged for {arrival_s - self._same_since:.1f} s", {"frozen_s": round(arrival_s - self._same_since, 2)}))
+                    events.append(HealthEvent("frozen", "raised", f"picture unchanged for {held:.1f} s", {"frozen_s": round(held, 2)}))
             else:
                 if self.frozen:
-                    events.append(HealthEvent("frozen", "cleared", "picture changes again", {"frozen_s": round(arrival_s - (self._same_since or arrival_s), 2)}))
+                    held = now - (self._same_since if self._same_since is not None else now)
+                    events.append(HealthEvent("frozen", "cleared", "picture changes again", {"frozen_s": round(held, 2)}))
                 self.frozen = False
                 self._same_since = None
         self._last_thumb = thumb

@@ -94,7 +94,7 @@ class HttpStream:
             self.proc.wait(timeout=5)
 
 
-def testsrc_args(size: str = "320x180", rate: int = 25, vf: str | None = None) -> tuple[list[str], list[str]]:
+def pattern_stream_args(size: str = "320x180", rate: int = 25, vf: str | None = None) -> tuple[list[str], list[str]]:
     """A moving lavfi test pattern (never two identical frames), H.264 encoded."""
     out = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p"]
     if vf:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from live_helpers import delete_prefix, private_prefix, redis_client
+from tests.workers.live_helpers import delete_prefix, private_prefix, redis_client
 
 from workers.leases import CameraLeases, alive_workers, lease_holders, publish_heartbeat
 
