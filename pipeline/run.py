@@ -173,7 +173,9 @@ def process_video(
     analyses = [analyse_track(t, config, geometry, signal, persons) for t in tracks]
     elapsed = time.perf_counter() - started
 
-    camera = CameraRecord(config.camera_id, config.name, config.calibration.version, config.speed_limit_kmh, config_sha256)
+    loc = config.location
+    camera = CameraRecord(config.camera_id, config.name, config.calibration.version, config.speed_limit_kmh, config_sha256,
+                          loc.lat if loc else None, loc.lon if loc else None)
     run_key = f"{config.camera_id}|{config_sha256}|{video_sha}|{SOFTWARE_VERSION}|{model_name}"
     if segment is not None:
         run_key += f"|segment {segment.key}"

@@ -229,6 +229,8 @@ def match_many(db_url: str, spec: str, home, *, ids: list[str] = (), pending: bo
         sf = session_factory(engine)
         todo = list(dict.fromkeys(ids))
         with sf() as session:
+            if positions is None:
+                ctx.positions = camera_positions(session)
             if pending:
                 todo += [v for v in pending_violation_ids(session, limit=100_000) if v not in todo]
             if unmatched:
@@ -241,6 +243,14 @@ def match_many(db_url: str, spec: str, home, *, ids: list[str] = (), pending: bo
     finally:
         ctx.adapter.close()
         engine.dispose()
+
+
+def camera_positions(session: Session) -> dict[str, tuple[float, float]]:
+    """Camera id -> (lat, lon) degrees for every stored camera with a position."""
+    from store.schema import CameraRow
+
+    rows = session.execute(select(CameraRow.id, CameraRow.lat, CameraRow.lon).where(CameraRow.lat.is_not(None)))
+    return {cid: (lat, lon) for cid, lat, lon in rows if lon is not None}
 
 
 def pending_violation_ids(session: Session, limit: int = 500) -> list[str]:

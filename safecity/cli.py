@@ -109,9 +109,7 @@ def process_cmd(
         if registry:
             from registry_adapters.matching import match_many
 
-            loc = config.location
-            matches = match_many(db_url, registry, home, ids=[v.id for v in result.violations],
-                                 positions={config.id: (loc.lat, loc.lon)} if loc else None)
+            matches = match_many(db_url, registry, home, ids=[v.id for v in result.violations])
         write_json_atomic(out_dir / "tracks.json", tracks_document(result))
         write_json_atomic(out_dir / "violations.json", result_document(result))
     except (SafeCityError, ValueError) as exc:

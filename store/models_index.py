@@ -19,6 +19,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "workers.live_models",
     "workers.models",
     "web.models",
+    "registry_adapters.models",
 )
 
 

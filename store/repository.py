@@ -20,6 +20,8 @@ class CameraRecord:
     calibration_version: str
     speed_limit_kmh: float
     config_sha256: str
+    lat: float | None = None  # WGS-84 degrees, from the camera config's location (clone checks)
+    lon: float | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ class CameraRow(Base):
     calibration_version: Mapped[str] = mapped_column(String(100))
     speed_limit_kmh: Mapped[float] = mapped_column(Float)
     config_sha256: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)  # WGS-84 degrees
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 

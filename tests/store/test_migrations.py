@@ -29,13 +29,16 @@ def _tables(engine) -> set[str]:
 
 
 def _old_init_db(engine) -> None:
-    """What init_db did before migrations: create_all of the baseline modules + triggers."""
-    import exchange.schema
-    from store.schema import Base
+    """What init_db left before migrations: the baseline's tables and triggers, no version table.
 
-    baseline_tables = [t for t in Base.metadata.sorted_tables if t.name in migrate._baseline_columns()]
-    Base.metadata.create_all(engine, tables=baseline_tables)
-    exchange.schema.install_append_only_triggers(engine)
+    Built from the baseline revision itself, not from today's models: tables on the baseline
+    (e.g. ``cameras``) gain columns in later revisions, which an old database does not have.
+    """
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), migrate.BASELINE)
+        conn.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
 
 
 def test_models_index_lists_the_baseline_modules():
