@@ -10,7 +10,8 @@ Matching rules (also in docs/evaluation.md):
    reported one, widened by ``slack_s``; each truth violation is matched at most once,
    further reports of it count as false positives.
 3. Speed error: for every track that belongs to a vehicle and has a speed, measured speed
-   minus the vehicle's mean true speed over the same window.
+   minus the vehicle's mean true speed over the same window; reported overall and by band of
+   true speed (``SPEED_BANDS_KMH``).
 4. Vehicle detection recall: truth vehicle-frames with the vehicle fully in view
    (visible_fraction >= 0.99) and its box at least ``min_box_h_px`` high that some track box
    covers with IoU >= 0.5.
@@ -27,6 +28,22 @@ import numpy as np
 
 from pipeline.types import IMPLEMENTED_TYPES
 from safecity.errors import InputError
+
+#: Bands of true speed (km/h, lower bound inclusive) the speed error is reported for.
+SPEED_BANDS_KMH: tuple[tuple[float, float], ...] = ((0, 40), (40, 60), (60, 80), (80, 100), (100, 120))
+
+
+def _error_stats(errors: list[float]) -> dict[str, float | int | None]:
+    e = np.abs(np.asarray(errors, dtype=np.float64))
+    if len(e) == 0:
+        return {"n": 0, "mean_abs_kmh": None, "mean_signed_kmh": None, "p95_abs_kmh": None, "max_abs_kmh": None}
+    return {
+        "n": int(len(e)),
+        "mean_abs_kmh": round(float(e.mean()), 3),
+        "mean_signed_kmh": round(float(np.mean(errors)), 3),
+        "p95_abs_kmh": round(float(np.percentile(e, 95)), 3),
+        "max_abs_kmh": round(float(e.max()), 3),
+    }
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,23 +85,29 @@ class EvalReport:
     vehicles_total: int
     false_tracks: int
     unmatched: list[dict] = field(default_factory=list)
+    speed_true_kmh: list[float] = field(default_factory=list)  # the true speed of each speed error
 
     def speed_stats(self) -> dict[str, float | int | None]:
-        e = np.abs(np.asarray(self.speed_errors_kmh))
-        if len(e) == 0:
-            return {"n": 0, "mean_abs_kmh": None, "mean_signed_kmh": None, "p95_abs_kmh": None, "max_abs_kmh": None}
-        return {
-            "n": int(len(e)),
-            "mean_abs_kmh": round(float(e.mean()), 3),
-            "mean_signed_kmh": round(float(np.mean(self.speed_errors_kmh)), 3),
-            "p95_abs_kmh": round(float(np.percentile(e, 95)), 3),
-            "max_abs_kmh": round(float(e.max()), 3),
-        }
+        """|error| mean, p95 and max and the signed mean over every matched track, km/h."""
+        return _error_stats(self.speed_errors_kmh)
+
+    def speed_bands(self) -> list[dict]:
+        """The same figures per band of true speed (``SPEED_BANDS_KMH``)."""
+        errors = np.asarray(self.speed_errors_kmh, dtype=np.float64)
+        true = np.asarray(self.speed_true_kmh, dtype=np.float64)
+        if len(true) != len(errors):
+            raise ValueError(f"speed_true_kmh has {len(true)} entries for {len(errors)} speed errors")
+        out = []
+        for lo, hi in SPEED_BANDS_KMH:
+            sel = (true >= lo) & (true < hi)
+            out.append({"band_kmh": [lo, hi], **_error_stats(errors[sel].tolist())})
+        return out
 
     def to_dict(self) -> dict:
         return {
             "types": [dict(asdict(t), precision=t.precision, recall=t.recall) for t in self.types],
             "speed_error": self.speed_stats(),
+            "speed_error_by_band": self.speed_bands(),
             "detection_recall": self.detection_recall,
             "vehicles_tracked": self.vehicles_tracked,
             "vehicles_total": self.vehicles_total,
@@ -173,7 +196,7 @@ def evaluate(truth: dict, result: dict, tracks: dict, slack_s: float = 1.0, min_
         scores.append(TypeScore(vtype, len(gt), len(rep), tp))
 
     vehicles = {v["id"]: v for v in truth["vehicles"]}
-    speed_errors = []
+    speed_errors, speed_true = [], []
     for tr in tracks["tracks"]:
         vid = owner.get(tr["track_id"])
         if vid is None or tr.get("speed_kmh") is None or not tr.get("speed_window_s"):
@@ -182,6 +205,7 @@ def evaluate(truth: dict, result: dict, tracks: dict, slack_s: float = 1.0, min_
         true = [f["speed_kmh"] for f in vehicles[vid]["frames"] if a - 1e-6 <= f["t_s"] <= b + 1e-6]
         if true:
             speed_errors.append(float(tr["speed_kmh"]) - float(np.mean(true)))
+            speed_true.append(float(np.mean(true)))
 
     track_boxes: dict[int, list[list[float]]] = defaultdict(list)
     for tr in tracks["tracks"]:
@@ -199,4 +223,5 @@ def evaluate(truth: dict, result: dict, tracks: dict, slack_s: float = 1.0, min_
                 found += 1
     tracked_vehicles = len(set(owner.values()))
     false_tracks = sum(1 for tr in tracks["tracks"] if tr["track_id"] not in owner)
-    return EvalReport(scores, speed_errors, found / total if total else None, tracked_vehicles, len(vehicles), false_tracks, unmatched)
+    return EvalReport(scores, speed_errors, found / total if total else None, tracked_vehicles, len(vehicles), false_tracks,
+                      unmatched, speed_true)

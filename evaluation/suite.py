@@ -13,13 +13,77 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detectors.base import Detector
 from evaluation.scoring import EvalReport, TypeScore, evaluate_files
 from pipeline.config import load_camera_config
 from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
+from safecity.errors import InputError
 
 log = logging.getLogger(__name__)
+
+
+class SuiteEntry(BaseModel):
+    """One scenario of a suite and the seeds it is rendered with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scenario: str = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+
+    @field_validator("scenario")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from scenes.scenarios import get_scenario
+
+        get_scenario(value)  # raises with the valid names and a "did you mean"
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if any(s < 0 for s in value) or len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct non-negative integers, got {value}")
+        return value
+
+
+class SuiteDefinition(BaseModel):
+    """A committed suite (``scenes/suites/*.yaml``): which scenes the figures are measured on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenes: list[SuiteEntry] = Field(min_length=1)
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """(scenario, seed) in file order."""
+        return [(e.scenario, seed) for e in self.scenes for seed in e.seeds]
+
+
+def load_suite(path: str | Path) -> SuiteDefinition:
+    """Read and validate a suite definition.
+
+    Raises:
+        InputError: naming the file, each bad field and the problem.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read suite definition: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: suite definition is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: invalid suite definition: top level must be a mapping with name and scenes")
+    try:
+        return SuiteDefinition.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise InputError(f"{path}: invalid suite definition:\n  " + "\n  ".join(problems)) from exc
 
 
 @dataclass
@@ -33,6 +97,7 @@ class SuiteResult:
     def pooled(self) -> EvalReport:
         types: dict[str, TypeScore] = {}
         errors: list[float] = []
+        true_speeds: list[float] = []
         tracked = vehicles = false_tracks = 0
         unmatched: list[dict] = []
         for scenario, seed, rep in self.scenes:
@@ -42,6 +107,7 @@ class SuiteResult:
                 acc.reported += t.reported
                 acc.true_positives += t.true_positives
             errors += rep.speed_errors_kmh
+            true_speeds += rep.speed_true_kmh
             tracked += rep.vehicles_tracked
             vehicles += rep.vehicles_total
             false_tracks += rep.false_tracks
@@ -49,7 +115,7 @@ class SuiteResult:
         recalls = [r.detection_recall for _, _, r in self.scenes if r.detection_recall is not None]
         return EvalReport(
             sorted(types.values(), key=lambda t: t.type), errors,
-            float(np.mean(recalls)) if recalls else None, tracked, vehicles, false_tracks, unmatched,
+            float(np.mean(recalls)) if recalls else None, tracked, vehicles, false_tracks, unmatched, true_speeds,
         )
 
 
@@ -59,21 +125,30 @@ def run_suite(
     options: ProcessOptions | None = None,
 ) -> SuiteResult:
     """Generate, process and score every (scenario, seed) pair under ``work_dir``."""
+    pairs = [(scenario, seed) for scenario in scenarios for seed in seeds]
+    return run_scenes(pairs, work_dir, detector, model_name, duration_s, options)
+
+
+def run_scenes(
+    pairs: list[tuple[str, int]], work_dir: Path, detector: Detector, model_name: str,
+    duration_s: float | None = None,
+    options: ProcessOptions | None = None,
+) -> SuiteResult:
+    """Generate, process and score each (scenario, seed) of ``pairs`` under ``work_dir``."""
     from scenes.generate import generate_scene
 
     result = SuiteResult()
-    for scenario in scenarios:
-        for seed in seeds:
-            scene_dir = work_dir / f"{scenario}-s{seed}"
-            files = generate_scene(scene_dir / "scene", scenario=scenario, seed=seed, duration_s=duration_s)
-            config = load_camera_config(files.camera)
-            digest = hashlib.sha256(Path(files.camera).read_bytes()).hexdigest()
-            run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options)
-            write_json_atomic(scene_dir / "run" / "tracks.json", tracks_document(run))
-            write_json_atomic(scene_dir / "run" / "violations.json", result_document(run))
-            report = evaluate_files(files.truth, scene_dir / "run" / "violations.json")
-            result.scenes.append((scenario, seed, report))
-            result.frames += run.frames
-            result.seconds += run.seconds
-            log.info("suite scene=%s seed=%d frames=%d", scenario, seed, run.frames)
+    for scenario, seed in pairs:
+        scene_dir = work_dir / f"{scenario}-s{seed}"
+        files = generate_scene(scene_dir / "scene", scenario=scenario, seed=seed, duration_s=duration_s)
+        config = load_camera_config(files.camera)
+        digest = hashlib.sha256(Path(files.camera).read_bytes()).hexdigest()
+        run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options)
+        write_json_atomic(scene_dir / "run" / "tracks.json", tracks_document(run))
+        write_json_atomic(scene_dir / "run" / "violations.json", result_document(run))
+        report = evaluate_files(files.truth, scene_dir / "run" / "violations.json")
+        result.scenes.append((scenario, seed, report))
+        result.frames += run.frames
+        result.seconds += run.seconds
+        log.info("suite scene=%s seed=%d frames=%d", scenario, seed, run.frames)
     return result

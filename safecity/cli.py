@@ -185,6 +185,8 @@ def eval_cmd(
 def eval_suite_cmd(
     scenarios: Annotated[str, typer.Option("--scenarios", help="comma-separated scenario names")] = "default,night",
     seeds: Annotated[str, typer.Option("--seeds", help="comma-separated seeds")] = "1,2",
+    suite_file: Annotated[Optional[Path], typer.Option(
+        "--suite", help="a committed suite definition (e.g. scenes/suites/full.yaml); replaces --scenarios/--seeds")] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
@@ -192,18 +194,19 @@ def eval_suite_cmd(
 ) -> None:
     """Generate fresh scenes, process them with the real detector, and pool the scores."""
     from evaluation.report import print_report
-    from evaluation.suite import run_suite
+    from evaluation.suite import load_suite, run_scenes
     from safecity.composition import build_detector
 
     try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        if suite_file is not None:
+            pairs = load_suite(suite_file).pairs()
+        else:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+            pairs = [(s.strip(), seed) for s in scenarios.split(",") if s.strip() for seed in seed_list]
         det, model_name = build_detector("onnx", None)
         from pipeline.run import ProcessOptions
 
-        suite = run_suite(
-            [s.strip() for s in scenarios.split(",") if s.strip()], seed_list, work_dir, det, model_name, duration_s,
-            ProcessOptions(detect_every=detect_every),
-        )
+        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every))
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     pooled = suite.pooled()

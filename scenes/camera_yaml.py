@@ -52,8 +52,12 @@ def _clip_poly(camera: PinholeCamera, poly_m: np.ndarray) -> np.ndarray:
 
 
 def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx, plan: SignalPlan, *,
-                  scenario: str, seed: int, start_time_utc: str, speed_limit_kmh: float) -> dict:
+                  scenario: str, seed: int, start_time_utc: str, speed_limit_kmh: float,
+                  rules: dict | None = None, turn_areas: list | tuple = ()) -> dict:
     """The camera.yaml content as plain data.
+
+    ``rules`` is the site's rules section (omitted when empty); ``turn_areas`` are (id, road
+    polygon) pairs written as ``turn_area`` zones.
 
     Raises:
         ValueError: if fewer than 6 calibration points are in view (the layout and camera disagree).
@@ -96,9 +100,14 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
         poly = _clip_poly(camera, np.array(zone.polygon_m))
         if len(poly) >= 3:
             zones.append({"id": zone.id, "kind": zone.kind, "polygon_px": _px(poly)})
+    for area_id, poly_m in turn_areas:
+        poly = _clip_poly(camera, np.array(poly_m))
+        if len(poly) < 3:
+            raise ValueError(f"turn area {area_id} is not in view")
+        zones.append({"id": area_id, "kind": "turn_area", "polygon_px": _px(poly)})
     stop_line = next(ln.id for ln in layout.lines if ln.kind == "stop_line")
     bx, by, bw, bh = head.box_px
-    return {
+    doc = {
         "camera_id": f"demo-{scenario}-s{seed}",
         "name": "Chui Ave approach (synthetic)",
         "location": {"lat": 42.8765, "lon": 74.604, "description": f"synthetic scene, scenario {scenario} seed {seed}"},
@@ -117,6 +126,9 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
                      "phases": [{"state": p.state, "duration_s": _r(p.duration_s, 3)} for p in plan.phases]},
         },
     }
+    if rules:
+        doc["rules"] = rules
+    return doc
 
 
 def write_camera_yaml(path: Path, config: dict) -> None:

@@ -11,6 +11,7 @@ from scenes.kinematics import Actor, Driver, LaneChange, ZoneStop
 from scenes.layout import RoadLayout
 from scenes.plates import random_plate
 from scenes.scenarios import Scenario, VehicleSpec
+from scenes.turns import Turn
 
 #: Independent RNG streams derived from the seed, so adding a draw to one part of the generator
 #: does not shift the others.
@@ -71,6 +72,7 @@ def _actor(spec: VehicleSpec, idx: int, body: BodySpec, rng: np.random.Generator
         lane_change=lane_change,
         zone_stop=zone_stop,
         driver=driver,
+        turn=Turn(spec.turn.kind, _u(rng, spec.turn.speed_kmh) / 3.6) if spec.turn is not None else None,
     )
 
 

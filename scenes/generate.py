@@ -32,6 +32,7 @@ from scenes.postfx import SensorNoise
 from scenes.render import FrameRenderer, VehicleRender
 from scenes.rules import RuleContext, Violation, find_violations
 from scenes.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
+from scenes.turns import MIN_HEADING_CHANGE_DEG, TURN_AREAS_M
 from scenes.truth import TruthHeader, frame_record, frame_truth, lane_of, truth_document, write_json
 from scenes.world import build_backdrop, street_lamps
 from pipeline.encode import H264Writer
@@ -84,7 +85,7 @@ def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | Non
     duration = sc.duration_s if duration_s is None else float(duration_s)
     if not 1.0 / FPS <= duration <= 600.0:
         raise ValueError(f"duration_s must be between {1 / FPS} and 600 s, got {duration}")
-    layout = default_layout()
+    layout = default_layout(sc.bus_lane)
     cast = sample_cast(sc, int(seed), layout)
     traj = simulate([c.actor for c in cast], layout, sc.signal, duration, FPS)
     lighting = lighting_for(sc.lighting)
@@ -131,8 +132,12 @@ class _TruthCollector:
 
     def document(self) -> tuple[dict, list[Violation]]:
         p = self.plan
-        ctx = RuleContext(p.layout, p.scenario.signal, self.in_view, p.fps, p.duration_s, SPEED_LIMIT_KMH, SPEED_TOLERANCE_KMH)
-        violations = find_violations([c.actor for c in p.cast], p.traj, ctx)
+        sc = p.scenario
+        forbidden = {kind: (np.array(TURN_AREAS_M[kind][0][1]), np.array(TURN_AREAS_M[kind][1][1]), MIN_HEADING_CHANGE_DEG[kind])
+                     for kind in sc.forbidden}
+        ctx = RuleContext(p.layout, sc.signal, self.in_view, p.fps, p.duration_s, SPEED_LIMIT_KMH, SPEED_TOLERANCE_KMH,
+                          dt.datetime.fromisoformat(sc.start_time_utc.replace("Z", "+00:00")), sc.bus_windows, forbidden)
+        violations = find_violations([c.actor for c in p.cast], p.traj, ctx, [c.body.vclass for c in p.cast])
         vehicles = []
         for i, c in enumerate(p.cast):
             vehicles.append({
@@ -213,12 +218,30 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
     write_json(truth_path, doc)
     cam_path = out_dir / "camera.yaml"
     write_camera_yaml(cam_path, camera_config(cam, plan.layout, backdrop.signal, sc.signal, scenario=sc.name, seed=plan.seed,
-                                              start_time_utc=sc.start_time_utc, speed_limit_kmh=SPEED_LIMIT_KMH))
+                                              start_time_utc=sc.start_time_utc, speed_limit_kmh=SPEED_LIMIT_KMH,
+                                              **site_rules(sc)))
     logger.info(
         "scene generated scenario=%s seed=%d frames=%d vehicles=%d violations=%d render_ms_per_frame=%.1f total_s=%.1f "
         "video_mb=%.2f out=%s", sc.name, plan.seed, plan.frame_count, len(plan.cast), len(violations),
         1000 * t_render / max(plan.frame_count, 1), time.perf_counter() - t_start, video.stat().st_size / 1e6, out_dir)
     return SceneFiles(video, cam_path, truth_path)
+
+
+def site_rules(sc: Scenario) -> dict:
+    """The scenario's site-specific camera.yaml parts: turn areas and the rules section."""
+    rules: dict = {}
+    areas = []
+    if sc.bus_lane is not None:
+        rules["bus_lane"] = {"windows": [{"start": a, "end": b} for a, b in sc.bus_windows]}
+    if sc.forbidden:
+        manoeuvres = []
+        for kind in sc.forbidden:
+            (in_id, in_poly), (out_id, out_poly) = TURN_AREAS_M[kind]
+            areas += [(in_id, in_poly), (out_id, out_poly)]
+            manoeuvres.append({"id": f"no-{kind.replace('_', '-')}", "kind": kind, "entry_zone": in_id, "exit_zone": out_id,
+                               "min_heading_change_deg": MIN_HEADING_CHANGE_DEG[kind]})
+        rules["forbidden_turn"] = {"manoeuvres": manoeuvres}
+    return {"rules": rules, "turn_areas": areas}
 
 
 def _check_video(path: Path, expected_frames: int) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from scenes.layout import RoadLayout
 from scenes.signal import PROHIBITING, SignalPlan
+from scenes.turns import Turn, path_length, speed_profile, turn_path, turn_states
 
 #: An approaching vehicle spawns with its front this far up the road, m.
 SPAWN_Y_M = 150.0
@@ -91,6 +92,7 @@ class Actor:
         length_m: body length, m. width_m: body width, m.
         lane_change: optional lane change. zone_stop: optional kerb-side stop.
         driver: driver-model parameters.
+        turn: optional turn through the intersection (scenes.turns; no car following).
     """
 
     id: int
@@ -107,6 +109,7 @@ class Actor:
     lane_change: LaneChange | None = None
     zone_stop: ZoneStop | None = None
     driver: Driver = Driver()
+    turn: Turn | None = None
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,7 @@ def simulate(actors: list[Actor], layout: RoadLayout, plan: SignalPlan, duration
     for k in range(n_steps):
         t = k * dt
         for st in states:
-            if not st.alive and not st.dead and t >= st.spawn_t - 1e-9:
+            if st.actor.turn is None and not st.alive and not st.dead and t >= st.spawn_t - 1e-9:
                 st.alive, st.y = True, st.spawn_y
         xs = np.array([st.lateral(t)[0] for st in states])
         accs = [0.0] * n
@@ -350,6 +353,16 @@ def simulate(actors: list[Actor], layout: RoadLayout, plan: SignalPlan, duration
             rear = st.y + st.actor.length_m if st.dir < 0 else st.y
             if (st.dir < 0 and rear < 0.5) or (st.dir > 0 and rear > DESPAWN_Y_M):
                 st.alive, st.dead = False, True
+    for i, st in enumerate(states):
+        a = st.actor
+        if a.turn is None:
+            continue
+        if a.direction != "toward":
+            raise ValueError(f"vehicle {a.id} ({a.label}): only approaching vehicles can turn")
+        path, s0, s1 = turn_path(st.x0, st.spawn_y, a.turn.kind)
+        s_along, v, alive[i] = speed_profile(t_grid, st.spawn_t, a.cruise_mps, a.turn.speed_mps, s0, s1, path_length(path))
+        for key, arr in turn_states(path, s_along, v).items():
+            out[key][i] = arr
     traj = Trajectories(t_grid, alive, out["x"], out["y"], out["vx"], out["vy"], out["hx"], out["hy"], steps_per_frame)
     check_no_overlap(traj, actors)
     return traj
@@ -382,6 +395,8 @@ def check_no_overlap(traj: Trajectories, actors: list[Actor], margin_m: float = 
             if not both.any():
                 continue
             ai, aj = actors[i], actors[j]
+            if ai.turn is not None or aj.turn is not None:
+                continue  # footprints along Y do not describe a turning body; scenarios keep turners clear
             ci = traj.x_m[i] - 0.5 * ai.length_m * traj.hx[i]
             cj = traj.x_m[j] - 0.5 * aj.length_m * traj.hx[j]
             lat = np.abs(ci - cj) < 0.5 * (ai.width_m + aj.width_m) - margin_m

@@ -99,8 +99,10 @@ class RoadLayout:
         raise ValueError(f"unknown zone {zone_id!r}; zones are {[z.id for z in self.zones]}")
 
 
-def default_layout() -> RoadLayout:
+def default_layout(bus_lane: str | None = None) -> RoadLayout:
     """The Chui-Avenue-like approach every scenario uses.
+
+    ``bus_lane`` names a lane reserved for buses (kind ``bus``) in scenarios that need one.
 
     Cross-section (X, m): sidewalk [-15, -10.5], approach lanes L1 (kerb) [-10.5, -7],
     L2 [-7, -3.5], L3 [-3.5, 0], double centre line at 0, departure lanes L4 [0, 3.5],
@@ -117,6 +119,10 @@ def default_layout() -> RoadLayout:
         LaneDef("L4", 0.0, 3.5, "away"),
         LaneDef("L5", 3.5, 7.0, "away"),
     )
+    if bus_lane is not None:
+        if bus_lane not in {ln.id for ln in lanes}:
+            raise ValueError(f"bus_lane: unknown lane {bus_lane!r}; lanes are {[ln.id for ln in lanes]}")
+        lanes = tuple(LaneDef(ln.id, ln.x_min_m, ln.x_max_m, ln.direction, "bus" if ln.id == bus_lane else ln.kind) for ln in lanes)
     solid_end = 55.0
     lines = (
         LineDef("stop-1", "stop_line", ((-10.5, stop_y), (0.0, stop_y))),

@@ -14,12 +14,25 @@ These are the *truth* definitions the pipeline is scored against (docs/truth-sch
   start/end = first/last time the body overlaps the line around that crossing.
 * ``no_stopping``: stopped (speed < 1 km/h) with the body centre inside a no-stopping zone for at
   least 5 s; start = stop time, end = move-off time (or scene end), details.dwell_s.
-* ``wrong_way``: moving against the lawful direction of the lane under the body centre;
-  start/end = first/last in-view frame time in that state.
+* ``wrong_way``: first seen (in view, outside the intersection) moving against the lawful
+  direction of the lane under the body centre; start/end = first/last in-view frame time in that
+  state.
+* ``oncoming_lane``: first seen in a lane of its own direction of travel, later with the body
+  centre in a lane whose lawful direction is opposite to its current direction of travel for at
+  least 5 m of road (``ONCOMING_MIN_M``); start/end = first/last in-view time in that state.
+* ``bus_lane``: a vehicle other than a bus with its body centre in the bus lane, in view, while a
+  reserved window (local time UTC+6) is in force, for at least 20 m of travel (``BUS_LANE_MIN_M``);
+  start/end = first/last frame time of that stretch.
+* ``u_turn`` (where the scenario forbids it): the front point enters the manoeuvre's entry area
+  and later its exit area, having turned round (heading change >= 150 degrees); start = first
+  time in the entry area, end = last time in the exit area.
+
+Inside the intersection lanes have no direction (the lane rules do not apply there).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +46,9 @@ STOPPED_KMH = 1.0
 STOP_LINE_OVERSHOOT_M = 0.5
 NO_STOPPING_MIN_S = 5.0
 RED_LIGHT_WINDOW_S = 3.0
+ONCOMING_MIN_M = 5.0
+BUS_LANE_MIN_M = 20.0
+BUS_LANE_UTC_OFFSET_H = 6.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,9 @@ class RuleContext:
     duration_s: float
     limit_kmh: float
     tolerance_kmh: float
+    start_time_utc: dt.datetime | None = None
+    bus_windows: tuple[tuple[str, str], ...] = ()
+    forbidden: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
 
 
 def _view_span(ctx: RuleContext, i: int, mask: np.ndarray | None = None) -> tuple[float, float] | None:
@@ -183,24 +202,114 @@ def _no_stopping(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list
     return out
 
 
-def _wrong_way(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
-    cx = (traj.x_m[i] - 0.5 * a.length_m * traj.hx[i])[traj.frame_slice()]
-    wrong = np.zeros(len(cx), dtype=bool)
-    for k, x in enumerate(cx):
-        if np.isfinite(x):
-            lane = ctx.layout.lane_at(float(x))
-            wrong[k] = lane is not None and lane.direction != a.direction
-    span = _view_span(ctx, i, wrong)
-    if span is None:
+def _lane_states(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per video frame: travelling with the lane (+1), against it (-1) or neither (0); body centre; lanes."""
+    sl = traj.frame_slice()
+    cx = (traj.x_m[i] - 0.5 * a.length_m * traj.hx[i])[sl]
+    cy = (traj.y_m[i] - 0.5 * a.length_m * traj.hy[i])[sl]
+    vy = traj.vy_mps[i][sl]
+    iy0, iy1 = ctx.layout.intersection_y_m
+    state = np.zeros(len(cx), dtype=np.int8)
+    lanes: list = [None] * len(cx)
+    for k, (x, y) in enumerate(zip(cx, cy)):
+        if not np.isfinite(x) or iy0 <= y <= iy1 or abs(vy[k]) < 0.2:
+            continue
+        lane = ctx.layout.lane_at(float(x))
+        if lane is None:
+            continue
+        lanes[k] = lane
+        moving = "toward" if vy[k] < 0 else "away"
+        state[k] = 1 if lane.direction == moving else -1
+    return state, cy, lanes
+
+
+def _wrong_way_and_oncoming(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    state, cy, lanes = _lane_states(a, i, traj, ctx)
+    n = ctx.in_view.shape[1]
+    state, cy, lanes = state[:n], cy[:n], lanes[:n]
+    seen = np.nonzero((state != 0) & ctx.in_view[i])[0]
+    if len(seen) == 0:
         return []
-    lanes = sorted({ctx.layout.lane_at(float(x)).id for x, w in zip(cx, wrong) if w})
-    return [Violation("wrong_way", a.id, span[0], span[1], {"lane": ",".join(lanes), "direction": a.direction})]
+    against = (state == -1) & ctx.in_view[i]
+    if state[seen[0]] == -1:
+        span = _view_span(ctx, i, against)
+        names = sorted({lanes[k].id for k in np.nonzero(against)[0]})
+        return [Violation("wrong_way", a.id, span[0], span[1], {"lane": ",".join(names), "direction": a.direction})]
+    for s0, s1 in _episodes(against):
+        travelled = float(np.nansum(np.abs(np.diff(cy[s0:s1 + 1]))))
+        if travelled >= ONCOMING_MIN_M:
+            return [Violation("oncoming_lane", a.id, round(s0 / ctx.fps, 3), round(s1 / ctx.fps, 3),
+                              {"lane": lanes[s0].id, "distance_m": round(travelled, 2)})]
+    return []
 
 
-def find_violations(actors: list[Actor], traj: Trajectories, ctx: RuleContext) -> list[Violation]:
-    """All true violations, ordered by start time then vehicle id."""
+def bus_window_active(windows: tuple[tuple[str, str], ...], at_utc: dt.datetime) -> bool:
+    """True when ``at_utc`` lies in one of the local (UTC+6) HH:MM windows."""
+    local = at_utc.astimezone(dt.timezone(dt.timedelta(hours=BUS_LANE_UTC_OFFSET_H)))
+    minute = local.hour * 60 + local.minute + local.second / 60
+    for start, end in windows:
+        (h0, m0), (h1, m1) = (map(int, x.split(":")) for x in (start, end))
+        if h0 * 60 + m0 <= minute < h1 * 60 + m1:
+            return True
+    return False
+
+
+def _bus_lane(a: Actor, i: int, traj: Trajectories, ctx: RuleContext, vclass: str) -> list[Violation]:
+    bus = [ln for ln in ctx.layout.lanes if ln.kind == "bus"]
+    if not bus or vclass == "bus" or ctx.start_time_utc is None:
+        return []
+    sl = traj.frame_slice()
+    cx = (traj.x_m[i] - 0.5 * a.length_m * traj.hx[i])[sl][: ctx.in_view.shape[1]]
+    cy = (traj.y_m[i] - 0.5 * a.length_m * traj.hy[i])[sl][: ctx.in_view.shape[1]]
+    active = np.array([bus_window_active(ctx.bus_windows, ctx.start_time_utc + dt.timedelta(seconds=k / ctx.fps))
+                       for k in range(len(cx))])
+    inside = np.array([np.isfinite(x) and any(ln.x_min_m <= x < ln.x_max_m for ln in bus) for x in cx])
+    flag = inside & active & ctx.in_view[i]
+    for s0, s1 in _episodes(flag):
+        travelled = float(np.abs(np.diff(cy[s0:s1 + 1])).sum())
+        if travelled >= BUS_LANE_MIN_M:
+            return [Violation("bus_lane", a.id, round(s0 / ctx.fps, 3), round(s1 / ctx.fps, 3),
+                              {"lane": next(ln.id for ln in bus), "distance_m": round(travelled, 2)})]
+    return []
+
+
+def _forbidden_turns(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    out: list[Violation] = []
+    sl = traj.frame_slice()
+    n = ctx.in_view.shape[1]
+    x, y = traj.x_m[i][sl][:n], traj.y_m[i][sl][:n]
+    hx, hy = traj.hx[i][sl][:n], traj.hy[i][sl][:n]
+    for kind, (entry, exit_, min_deg) in ctx.forbidden.items():
+        ok = np.isfinite(x) & ctx.in_view[i]
+        pts = np.column_stack([np.nan_to_num(x), np.nan_to_num(y)])
+        in_entry = np.nonzero(ok & np.array([point_in_polygon(tuple(p), entry) for p in pts]))[0]
+        if len(in_entry) == 0:
+            continue
+        in_exit = np.nonzero(ok & np.array([point_in_polygon(tuple(p), exit_) for p in pts]))[0]
+        in_exit = in_exit[in_exit > in_entry[0]]
+        if len(in_exit) == 0:
+            continue
+        k0, k1 = int(in_entry[0]), int(in_exit[-1])
+        turn = np.degrees(np.arctan2(hx[k0] * hy[k1] - hy[k0] * hx[k1], hx[k0] * hx[k1] + hy[k0] * hy[k1]))
+        turned = abs(turn) if kind == "u_turn" else turn
+        if turned >= min_deg:
+            out.append(Violation(kind, a.id, round(k0 / ctx.fps, 3), round(k1 / ctx.fps, 3),
+                                 {"heading_change_deg": round(float(turn), 1)}))
+    return out
+
+
+def find_violations(actors: list[Actor], traj: Trajectories, ctx: RuleContext,
+                    classes: list[str] | None = None) -> list[Violation]:
+    """All true violations, ordered by start time then vehicle id.
+
+    Args:
+        classes: each actor's vehicle class (car, bus, ...), for the bus-lane rule.
+    """
     out: list[Violation] = []
     for i, a in enumerate(actors):
-        for rule in (_speeding, _red_light_and_stop_line, _solid_lines, _no_stopping, _wrong_way):
+        for rule in (_speeding, _red_light_and_stop_line, _solid_lines, _no_stopping, _wrong_way_and_oncoming,
+                     _forbidden_turns):
             out.extend(rule(a, i, traj, ctx))
+        if classes is not None:
+            out.extend(_bus_lane(a, i, traj, ctx, classes[i]))
     return sorted(out, key=lambda v: (v.start_s, v.vehicle_id, v.type))

@@ -37,6 +37,14 @@ class ZoneStopSpec:
 
 
 @dataclass(frozen=True)
+class TurnSpec:
+    """Turn in the intersection: ``kind`` u_turn | left_turn | right_turn, at ``speed_kmh`` (km/h)."""
+
+    kind: str
+    speed_kmh: Range = (16.0, 20.0)
+
+
+@dataclass(frozen=True)
 class VehicleSpec:
     """One vehicle of a scenario, with the ranges the seed draws from.
 
@@ -51,6 +59,7 @@ class VehicleSpec:
         signal: obey | run | stop_beyond | none.
         stop_offset_m: obey: stop this far before the line (m); stop_beyond: this far past it.
         lane_change: optional lane change. zone_stop: optional kerb-side stop.
+        turn: optional turn in the intersection (approaching vehicles only).
     """
 
     label: str
@@ -64,6 +73,7 @@ class VehicleSpec:
     stop_offset_m: Range = (0.6, 1.8)
     lane_change: LaneChangeSpec | None = None
     zone_stop: ZoneStopSpec | None = None
+    turn: TurnSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,9 @@ class Scenario:
         vehicles: the cast.
         expected_violations: violation types the truth must contain (as a multiset).
         start_time_utc: ISO-8601 UTC time of frame 0.
+        bus_lane: id of the lane reserved for buses, or None.
+        bus_windows: local (UTC+6) HH:MM windows when the bus lane is reserved.
+        forbidden: manoeuvres forbidden at the site (u_turn, left_turn), published in camera.yaml.
     """
 
     name: str
@@ -89,6 +102,9 @@ class Scenario:
     vehicles: tuple[VehicleSpec, ...]
     expected_violations: tuple[str, ...]
     start_time_utc: str = "2026-11-20T08:00:00Z"
+    bus_lane: str | None = None
+    bus_windows: tuple[tuple[str, str], ...] = (("07:00", "10:00"), ("17:00", "20:00"))
+    forbidden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lighting not in LIGHTINGS:
@@ -211,6 +227,104 @@ _CLEAN = Scenario(
     expected_violations=(),
 )
 
+# Green all along: fast traffic for the speed error up to 120 km/h (limit 60 + tolerance 10).
+_FAST = Scenario(
+    name="fast",
+    description="day, 7 s: vehicles at 95-118 km/h both ways among lawful traffic at the limit plus tolerance",
+    lighting="day",
+    duration_s=7.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("speeder", "car", "L2", speed_kmh=(100, 110), t_ref_s=(2.4, 2.8)),
+        VehicleSpec("speeder", "car", "L3", speed_kmh=(110, 118), t_ref_s=(4.4, 4.8)),
+        VehicleSpec("at the limit plus tolerance", "car", "L1", speed_kmh=(67.5, 69.0), t_ref_s=(2.0, 2.5)),
+        VehicleSpec("speeder", "truck", "L1", speed_kmh=(95, 100), t_ref_s=(5.6, 6.0)),
+        VehicleSpec("speeder (away)", "car", "L5", direction="away", speed_kmh=(104, 116), t_ref_s=(0.6, 1.0)),
+        VehicleSpec("at the limit (away)", "car", "L4", direction="away", speed_kmh=(58, 62), t_ref_s=(2.0, 2.5)),
+    ),
+    expected_violations=("speeding", "speeding", "speeding", "speeding"),
+)
+
+# L1 is a bus lane, reserved 07:00-10:00 and 17:00-20:00 local time; 08:30 local here. Green all along.
+_BUS_LANE = Scenario(
+    name="bus-lane",
+    description="day, 8 s, bus lane reserved (08:30 local): a bus and a motorcycle-free bus lane, two cars "
+    "and a truck driving along it, lawful traffic beside it",
+    lighting="day",
+    duration_s=8.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("bus in the bus lane", "bus", "L1", speed_kmh=(38, 44), t_ref_s=(3.0, 3.4)),
+        VehicleSpec("car in the bus lane", "car", "L1", speed_kmh=(46, 52), t_ref_s=(0.6, 1.0)),
+        VehicleSpec("truck in the bus lane", "truck", "L1", speed_kmh=(38, 44), t_ref_s=(6.6, 7.0)),
+        VehicleSpec("lawful beside it", "car", "L2", speed_kmh=(48, 55), t_ref_s=(1.6, 2.0)),
+        VehicleSpec("lawful beside it", "car", "L2", speed_kmh=(48, 55), t_ref_s=(5.0, 5.4)),
+        VehicleSpec("lawful", "car", "L3", speed_kmh=(50, 56), t_ref_s=(2.5, 3.0)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(0.5, 1.0)),
+    ),
+    expected_violations=("bus_lane", "bus_lane"),
+    start_time_utc="2026-11-20T02:30:00Z",
+    bus_lane="L1",
+)
+
+# Green all along. The overtaker leaves L3 across the double centre line and stays in L4.
+_ONCOMING = Scenario(
+    name="oncoming",
+    description="day, 10 s: a car crosses the double centre line into the oncoming lane and stays there; a "
+    "wrong-way car; a lane change across a dashed line; lawful traffic",
+    lighting="day",
+    duration_s=10.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("oncoming-lane driver", "car", "L3", speed_kmh=(48, 54), t_ref_s=(6.0, 6.4),
+                    lane_change=_LC("L4", (80.0, 85.0))),
+        VehicleSpec("wrong way", "car", "L3", direction="away", speed_kmh=(34, 40), t_ref_s=(0.4, 0.8), signal="none"),
+        VehicleSpec("dashed lane change", "car", "L1", speed_kmh=(48, 54), t_ref_s=(4.0, 4.4),
+                    lane_change=_LC("L2", (85.0, 90.0))),
+        VehicleSpec("lawful", "car", "L2", speed_kmh=(46, 54), t_ref_s=(1.0, 1.5)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(1.0, 1.5)),
+        VehicleSpec("lawful (away)", "motorcycle", "L5", direction="away", speed_kmh=(40, 48), t_ref_s=(4.5, 5.0)),
+    ),
+    expected_violations=("oncoming_lane", "solid_line_crossing", "wrong_way"),
+)
+
+# Green all along. U-turns are forbidden here (sign 'No U-turn'); the U-turn crosses the double line.
+_U_TURN = Scenario(
+    name="u-turn",
+    description="day, 10 s, U-turn forbidden: a car turns round across the double centre line mid-block; "
+    "lawful traffic both ways",
+    lighting="day",
+    duration_s=10.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("U-turn", "car", "L3", speed_kmh=(44, 50), t_ref_s=(3.4, 3.8), turn=TurnSpec("u_turn")),
+        VehicleSpec("lawful", "car", "L2", speed_kmh=(48, 55), t_ref_s=(1.0, 1.4)),
+        VehicleSpec("lawful", "car", "L1", speed_kmh=(46, 52), t_ref_s=(4.0, 4.5)),
+        VehicleSpec("lawful", "car", "L2", speed_kmh=(48, 55), t_ref_s=(7.0, 7.5)),
+        VehicleSpec("lawful (away)", "car", "L4", direction="away", speed_kmh=(42, 50), t_ref_s=(0.3, 0.8)),
+    ),
+    expected_violations=("u_turn", "solid_line_crossing"),
+    forbidden=("u_turn",),
+)
+
+# Amber 0-2 s, red from 2 s: vehicles that entered on amber finish their manoeuvres on red.
+_AMBER_TURN = Scenario(
+    name="amber-turn",
+    description="day, 8 s: a right turn and a straight run entered on amber and finished on red; stops at red",
+    lighting="day",
+    duration_s=8.0,
+    signal=standard_plan(offset_s=11.0),
+    vehicles=(
+        VehicleSpec("right turn entered on amber", "car", "L1", speed_kmh=(42, 48), t_ref_s=(0.5, 0.8),
+                    signal="none", turn=TurnSpec("right_turn")),
+        VehicleSpec("amber entry", "car", "L3", speed_kmh=(48, 54), t_ref_s=(0.9, 1.2)),
+        VehicleSpec("stops at red", "car", "L2", speed_kmh=(44, 50), t_ref_s=(3.2, 3.7)),
+        VehicleSpec("stops at red", "car", "L1", speed_kmh=(44, 50), t_ref_s=(5.0, 5.5)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(0.5, 1.5)),
+    ),
+    expected_violations=(),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -223,6 +337,21 @@ SCENARIOS: dict[str, Scenario] = {
         _RED_LIGHT,
         _STOP_LINE,
         _CLEAN,
+        _BUS_LANE,
+        replace(_BUS_LANE, name="bus-lane-offpeak", start_time_utc="2026-11-20T08:00:00Z", expected_violations=(),
+                description="the bus-lane cast at 14:00 local, outside the reserved windows: no violation"),
+        replace(_BUS_LANE, name="bus-lane-night", lighting="night", start_time_utc="2026-11-20T12:30:00Z",
+                description="the bus-lane cast at 18:30 local (evening window), at night"),
+        _ONCOMING,
+        replace(_ONCOMING, name="oncoming-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the oncoming-lane cast at night"),
+        _U_TURN,
+        replace(_U_TURN, name="u-turn-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the U-turn cast at night"),
+        _AMBER_TURN,
+        _FAST,
+        replace(_FAST, name="fast-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the fast cast at night"),
     )
 }
 

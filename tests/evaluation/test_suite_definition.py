@@ -1,0 +1,63 @@
+"""Suite definitions (scenes/suites/*.yaml) and the speed-error bands."""
+
+from pathlib import Path
+
+import pytest
+
+from evaluation.scoring import SPEED_BANDS_KMH, EvalReport
+from evaluation.suite import load_suite
+from safecity.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_full_suite_is_valid_and_covers_the_catalogue():
+    """The committed suite names only known scenarios and covers every one of them."""
+    from scenes.scenarios import SCENARIOS
+
+    suite = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
+    assert suite.name == "full"
+    assert {s for s, _ in suite.pairs()} == set(SCENARIOS)
+    assert len(suite.pairs()) == len(set(suite.pairs()))
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("name: x\nscenes:\n  - {scenario: defualt, seeds: [1]}\n", "did you mean 'default'"),
+    ("name: x\nscenes:\n  - {scenario: default, seeds: []}\n", "scenes.0.seeds"),
+    ("name: x\nscenes:\n  - {scenario: default, seeds: [1, 1]}\n", "distinct"),
+    ("name: x\nscenes: []\n", "scenes"),
+    ("name: x\nscenes:\n  - {scenario: default, seeds: [1], extra: 2}\n", "scenes.0.extra"),
+    ("- just a list\n", "top level must be a mapping"),
+    ("name: [unclosed\n", "not valid YAML"),
+])
+def test_bad_suite_files_name_the_problem(tmp_path, text, error):
+    """A bad suite file fails with the file name and the field."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=error) as info:
+        load_suite(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_suite_file(tmp_path):
+    """A missing file is named."""
+    with pytest.raises(InputError, match="cannot read suite definition"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_speed_bands_split_errors_by_true_speed():
+    """Each error lands in the band of its true speed; empty bands report n = 0."""
+    rep = EvalReport([], [1.0, -2.0, 0.5, 3.0], None, 0, 0, 0, [], [35.0, 55.0, 59.9, 110.0])
+    bands = {tuple(b["band_kmh"]): b for b in rep.speed_bands()}
+    assert [tuple(b) for b in SPEED_BANDS_KMH] == list(bands)
+    assert bands[(0, 40)]["n"] == 1 and bands[(0, 40)]["max_abs_kmh"] == 1.0
+    assert bands[(40, 60)]["n"] == 2 and bands[(40, 60)]["mean_signed_kmh"] == -0.75
+    assert bands[(60, 80)]["n"] == 0 and bands[(60, 80)]["p95_abs_kmh"] is None
+    assert bands[(100, 120)]["max_abs_kmh"] == 3.0
+    assert "speed_error_by_band" in rep.to_dict()
+
+
+def test_speed_bands_need_a_true_speed_per_error():
+    """Mismatched lists are refused rather than mis-binned."""
+    with pytest.raises(ValueError, match="speed_true_kmh"):
+        EvalReport([], [1.0], None, 0, 0, 0, [], []).speed_bands()
