@@ -52,7 +52,7 @@ class Spec:
 
 
 SPECS = (
-    Spec("confirm", "speeding", "cam-a", 1, REGISTERED, "read", speed=92.5),
+    Spec("confirm", "speeding", "cam-a", 1, REGISTERED, "read", speed=112.0),
     Spec("unreadable", "red_light", "cam-b", 2, None, "unreadable", guess="01777KCA", signal="red"),
     Spec("unregistered", "stop_line", "cam-a", 3, UNREGISTERED, "read", signal="red"),
     Spec("reject", "speeding", "cam-b", 4, REGISTERED, "read", speed=75.0),
