@@ -116,3 +116,35 @@ def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def register_camera(db_url: str, camera_id: str, url: str, config: Path, **kw) -> None:
+    """Register a live camera in ``db_url`` (schema brought up to date first)."""
+    from store.db import init_db, make_engine, session_factory
+    from workers.live_models import add_camera
+
+    engine = make_engine(db_url)
+    try:
+        init_db(engine)
+        with session_factory(engine).begin() as session:
+            add_camera(session, camera_id, url, str(config), **kw)
+    finally:
+        engine.dispose()
+
+
+class WorkerThread:
+    """A ``LiveWorker`` running in this process on a thread (stopped on exit)."""
+
+    def __init__(self, worker) -> None:
+        import threading
+
+        self.worker = worker
+        self.thread = threading.Thread(target=worker.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.worker
+
+    def __exit__(self, *exc) -> None:
+        self.worker.stop()
+        self.thread.join(90)
