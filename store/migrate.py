@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 BASELINE = "0001_baseline"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
+#: Longest wait for another process's migration (or for a table lock the DDL needs), s.
+LOCK_WAIT_S = 120.0
 
 
 class SchemaError(PermanentError):
@@ -200,13 +202,20 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that no other migrating process can enter."""
     with engine.connect() as conn:
         dialect = conn.dialect.name
+        busy_ms = None
         if dialect == "sqlite":
             # Batch migrations copy tables: foreign keys must be off meanwhile (and the pragma
             # is ignored inside a transaction, hence before BEGIN). BEGIN IMMEDIATE takes the
-            # write lock now, so a second process waits instead of migrating too.
+            # write lock now, so a second process waits (up to LOCK_WAIT_S) instead of
+            # migrating too.
+            busy_ms = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         elif dialect == "postgresql":
+            # Bounded waits, for the lock and for the tables the DDL needs, so a stuck
+            # migration elsewhere gives an error instead of a hung worker.
+            conn.execute(text(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_S)}s'"))
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('safecity.migrate:' || current_schema()))"))
         try:
             yield conn
@@ -221,6 +230,8 @@ def _locked(engine: Engine) -> Iterator[Connection]:
         finally:
             if dialect == "sqlite":
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms or 0)}")
+                conn.commit()
 
 
 @functools.lru_cache(maxsize=1)

@@ -206,3 +206,29 @@ def test_parallel_branches_are_all_applied(engine, tmp_path, monkeypatch):
         assert {"t_9001_branch_a", "t_9002_branch_b"} <= _tables(engine)
     finally:
         migrate._script.cache_clear()
+
+
+FAILING = BRANCH.replace(
+    '    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))\n',
+    '    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))\n'
+    '    op.execute("INSERT INTO no_such_table VALUES (1)")\n',
+)
+
+
+def test_failing_revision_leaves_the_database_as_it_was(engine, tmp_path, monkeypatch):
+    """One revision fails: every revision of that upgrade is rolled back, baseline included."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "9100_fails.py").write_text(FAILING.format(rev="9100_fails", table="t_partial"))
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
+    migrate._script.cache_clear()
+    try:
+        with pytest.raises(DBAPIError, match="no_such_table"):
+            init_db(engine)
+        assert _tables(engine) == set()
+    finally:
+        monkeypatch.undo()
+        migrate._script.cache_clear()
+    init_db(engine)  # the shipped revisions still apply cleanly afterwards
+    with engine.connect() as conn:
+        assert schema_differences(conn) == []
