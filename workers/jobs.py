@@ -38,7 +38,10 @@ from workers.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 #: ProcessOptions fields a job may set (the rest keep their defaults).
-JOB_OPTION_FIELDS = ("batch_size", "detect_every", "detect_stride", "motion_gate", "max_static_frames", "roi_crop", "min_track_points")
+JOB_OPTION_FIELDS = (
+    "batch_size", "detect_every", "detect_stride", "motion_gate", "max_static_frames", "roi_crop", "min_track_points",
+    "clip_pre_s", "clip_post_s",
+)
 
 #: Database errors that pass: a server restarting, a network cut, a pool timeout, a lock.
 TRANSIENT_DB_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.IntegrityError)

@@ -1,0 +1,123 @@
+"""End to end through a real Redis and a real worker process: submit, process, store once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+import redis
+
+from celery_helpers import DETECTOR, OPTIONS, PLAN, TEST_REDIS_DB, key, kill_group, shared_clip, start_worker, stored
+
+BROKER = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+
+
+@pytest.fixture
+def broker():
+    """The worker tests' private Redis database, empty before and after."""
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"no Redis at {BROKER}: {exc}")
+    client.flushdb()
+    yield BROKER
+    client.flushdb()
+    client.close()
+
+
+def _ctx(db_url, tmp_path, broker_url):
+    from workers.jobs import WorkerContext
+    from workers.settings import load_settings
+
+    return WorkerContext(load_settings(env={}, broker_url=broker_url, db_url=db_url, evidence_root=tmp_path / "evidence", **PLAN))
+
+
+def test_settings_and_app_configuration():
+    """Settings come from the environment; the app acknowledges late and requeues on a lost worker."""
+    from workers.app import celery_config
+    from workers.settings import load_settings
+
+    s = load_settings(env={"SAFECITY_BROKER_URL": "redis://broker:6379/2", "SAFECITY_VISIBILITY_S": "900"})
+    conf = celery_config(s)
+    assert conf["broker_url"] == "redis://broker:6379/2" and conf["result_backend"] == "redis://broker:6379/2"
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"] and conf["worker_prefetch_multiplier"] == 1
+    assert conf["broker_transport_options"]["visibility_timeout"] == 900
+    assert [q.name for q in conf["task_queues"]] == ["detect.gpu", "detect.cpu", "plates", "registry", "exchange", "backup"]
+    with pytest.raises(ValueError, match="broker_url"):
+        load_settings(env={"SAFECITY_BROKER_URL": "amqp://x"})
+
+
+@pytest.mark.parametrize(
+    ("device", "queue"), [("cpu", "detect.cpu"), ("cuda", "detect.gpu"), ("cuda:1", "detect.gpu"), ("gpu", ValueError), ("cuda:x", ValueError)]
+)
+def test_detect_queue_by_device(device, queue):
+    """Segments are routed by the job's device; a bad device is named."""
+    from workers.routing import detect_queue
+
+    if queue is ValueError:
+        with pytest.raises(ValueError, match="device"):
+            detect_queue(device)
+    else:
+        assert detect_queue(device) == queue
+
+
+def test_submit_process_store_exactly_once(tmp_path, broker):
+    """A worker processes every segment; violations equal the whole-video run, each stored and logged once;
+    submitting again adds nothing; a file truncated after submission fails with a reason and stores nothing."""
+    from workers.app import create_app
+    from workers.jobs import SubmitRequest, enqueue, job_document, submit_job, wait_for_job
+
+    clip, reference = shared_clip()
+    db_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    ctx = _ctx(db_url, tmp_path, broker)
+    app = create_app(ctx.settings)
+    good = submit_job(ctx, SubmitRequest(clip / "scene.mp4", clip / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
+    # A second copy of the clip that gets cut in half after it was submitted.
+    bad_dir = tmp_path / "bad"
+    shutil.copytree(clip, bad_dir)
+    cam = bad_dir / "camera.yaml"
+    cam.write_text(cam.read_text().replace("camera_id: clip-day-s1", "camera_id: clip-bad"))
+    bad = submit_job(ctx, SubmitRequest(bad_dir / "scene.mp4", bad_dir / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
+    data = (bad_dir / "scene.mp4").read_bytes()
+    (bad_dir / "scene.mp4").write_bytes(data[: len(data) // 2])
+    assert len(good.segment_ids) == 3 and good.created and bad.created and bad.job_id != good.job_id
+    worker = start_worker(tmp_path, "w-e2e", broker, db_url, pool="prefork", concurrency=2)
+    try:
+        assert enqueue(app, ctx, good.job_id) == 3 and enqueue(app, ctx, bad.job_id) == 3
+        view = wait_for_job(ctx, good.job_id, timeout_s=400)
+        bad_view = wait_for_job(ctx, bad.job_id, timeout_s=120)
+    finally:
+        kill_group(worker, 15)
+    assert view.status == "done", view.job["error"]
+    doc = job_document(view)
+    assert sorted(map(key, doc["violations"])) == sorted(map(key, reference))
+    ids, candidates = stored(db_url, "clip-day-s1")
+    assert sorted(ids) == sorted(v["id"] for v in doc["violations"]) and candidates == len(ids)
+    # The truncated copy: every segment failed with the reason, nothing of it stored.
+    assert bad_view.status == "failed" and all(s["status"] == "failed" for s in bad_view.segments)
+    assert "changed since job" in bad_view.job["error"] and "truncated" in bad_view.job["error"]
+    assert stored(db_url, "clip-bad")[0] == []
+    assert all(s["attempts"] == 1 for s in bad_view.segments), "a permanent error is not retried"
+    # Submitting the same work again finds the job; redelivering its segments stores nothing new.
+    again = submit_job(ctx, SubmitRequest(clip / "scene.mp4", clip / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
+    assert again.job_id == good.job_id and not again.created
+    from workers.jobs import run_segment
+
+    assert {run_segment(ctx, sid, dt.datetime.now(dt.timezone.utc)).status for sid in good.segment_ids} == {"skipped"}
+    assert stored(db_url, "clip-day-s1") == (ids, candidates)
+
+
+def test_submit_refuses_unreadable_video(tmp_path):
+    """A video truncated before submission is refused at once with the file named; nothing stored."""
+    from safecity.errors import InputError
+    from workers.jobs import SubmitRequest, submit_job
+
+    clip, _ = shared_clip()
+    cut = tmp_path / "cut.mp4"
+    data = (clip / "scene.mp4").read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
+    ctx = _ctx(f"sqlite:///{tmp_path / 'jobs.sqlite'}", tmp_path, BROKER)
+    with pytest.raises(InputError, match="cut.mp4"):
+        submit_job(ctx, SubmitRequest(cut, clip / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
