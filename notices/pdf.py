@@ -143,7 +143,7 @@ def render_notice_pdf(content: NoticeContent) -> bytes:
                 c.setFont(f["N"], 7)
                 c.drawString(left + box_w + 3 * mm, y_side - h - 3.5 * mm, extra.caption)
                 y_side -= h + 8 * mm
-        w.y = top - box_h - 10 * mm
+        w.y = top - box_h - 12 * mm
 
     ru, ky = content.type_label
     w.field("Нарушение / Бузуу", f"{ru} / {ky}")
@@ -168,9 +168,12 @@ def render_notice_pdf(content: NoticeContent) -> bytes:
     modules = qr.symbol_size(scale=1, border=4)[0]
     qr_size = 42 * mm
     cell = qr_size / modules
+    digests = content.evidence_digests[:12]
+    footer_top = 10 * mm + len(digests) * 2.8 * mm + 4 * mm
     qr_top = w.y - 1 * mm
-    if qr_top - qr_size < 28 * mm:  # keep the footer clear
-        qr_top = 28 * mm + qr_size
+    if qr_top - qr_size - 3 * mm < footer_top:  # long texts: payment block and footer on a second page
+        c.showPage()
+        qr_top = page_h - 16 * mm
     c.setFillColorRGB(0, 0, 0)
     for row_no, row in enumerate(qr.matrix_iter(scale=1, border=4)):
         for col_no, dark in enumerate(row):
@@ -185,12 +188,12 @@ def render_notice_pdf(content: NoticeContent) -> bytes:
     pay.line("Отсканируйте QR-код в банковском приложении / QR-кодду банк тиркемесинде скандаңыз", "N", 8)
 
     # footer: evidence digests, so the recipient can check the files the case rests on
-    fy = 24 * mm
+    fy = footer_top
     c.setFont(f["B"], 7)
     c.drawString(left, fy, "Доказательства (SHA-256) / Далилдер:")
     fy -= 3.2 * mm
     c.setFont(f["M"], 6)
-    for kind, digest in content.evidence_digests[:5]:
+    for kind, digest in digests:
         c.drawString(left, fy, f"{kind:<14} {digest}")
         fy -= 2.8 * mm
     c.setFont(f["N"], 6)

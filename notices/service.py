@@ -32,8 +32,8 @@ from notices.errors import NoticeError
 from notices.models import NoticeRow
 from notices.payref import rf_reference
 from notices.pdf import render_notice_pdf
-from notices.storage import read_checked
-from pipeline.evidence import FolderEvidenceStore
+from notices.storage import Source, read_checked
+from pipeline.evidence import EvidenceStore, FolderEvidenceStore
 from pipeline.fines import FinesTable, fine_for, load_fines
 from safecity.errors import PermanentError
 from store.schema import CameraRow, EvidenceRow, ViolationRow
@@ -117,7 +117,7 @@ def _settings(settings: NoticeSettings | None) -> tuple[NoticeSettings, Path]:
 
 
 def _evidence(
-    violation: ViolationRow, root: Path | None
+    violation: ViolationRow, root: Source | None
 ) -> tuple[list[Photo], dict[str, Any], tuple[tuple[str, str], ...]]:
     """Photos, the metadata document and (kind, sha256) of every evidence file of a violation."""
     rows: dict[str, EvidenceRow] = {e.kind: e for e in violation.evidence}
@@ -161,10 +161,10 @@ def issue_notice(
     decided_by: str,
     decided_at: dt.datetime,
     home: Home,
-    evidence_root: Path | None = None,
+    evidence_root: Source | None = None,
     settings: NoticeSettings | None = None,
     fines: FinesTable | None = None,
-    store_dir: Path | None = None,
+    store_dir: Path | EvidenceStore | None = None,
 ) -> NoticeRecord:
     """Issue the notice of a confirmed case, in the caller's transaction (never commits).
 
@@ -176,10 +176,12 @@ def issue_notice(
         decided_at: the decision time, aware datetime; its local date (settings.timezone)
             picks the fine table entry and starts the discount period.
         home: keys and roles; signs the ``notice`` envelope with the ``ais_user`` key.
-        evidence_root: root of the violation's evidence store (default: settings).
+        evidence_root: the violation's evidence store: its folder, or a store object with
+            ``get(key) -> bytes`` such as the S3 store (default: settings).
         settings: notice settings (default: ``notices.yaml`` in the home folder).
         fines: the fines table (default: the packaged one).
-        store_dir: where the PDF is stored (default: settings, else ``<home>/notices``).
+        store_dir: where the PDF is stored: a folder or an evidence store object (default:
+            settings, else ``<home>/notices``); it must be the one :func:`notice_pdf` reads.
 
     Raises:
         NoticeError: unknown violation, case not confirmed, no plate, no evidence photo,
@@ -246,10 +248,13 @@ def issue_notice(
         evidence_digests=digests,
     )
     pdf = render_notice_pdf(content)
-    root = Path(store_dir) if store_dir else cfg.resolved_store_dir(home_dir)
+    if store_dir is None or isinstance(store_dir, (str, Path)):
+        target: EvidenceStore = FolderEvidenceStore(Path(store_dir) if store_dir else cfg.resolved_store_dir(home_dir))
+    else:
+        target = store_dir
     # Written before the log entry: if the transaction rolls back, the file stays as an
     # unreferenced orphan (never deleted); a retry stores its own PDF beside it.
-    stored = FolderEvidenceStore(root).put(f"{year}/{number}.pdf", pdf, "notice_pdf")
+    stored = target.put(f"{year}/{number}.pdf", pdf, "notice_pdf")
 
     details = {
         "notice_id": nid, "number": number, "payment_reference": reference, "violation_type": violation.type,
@@ -293,7 +298,7 @@ def notice_for_violation(session: Session, violation_id: str) -> NoticeRecord | 
     return NoticeRecord.from_row(row) if row is not None else None
 
 
-def notice_pdf(session: Session, notice_id: str, *, store_dir: Path | None = None, settings: NoticeSettings | None = None) -> bytes:
+def notice_pdf(session: Session, notice_id: str, *, store_dir: Source | None = None, settings: NoticeSettings | None = None) -> bytes:
     """The notice's PDF bytes, after checking them against the recorded SHA-256.
 
     Raises:
@@ -302,7 +307,7 @@ def notice_pdf(session: Session, notice_id: str, *, store_dir: Path | None = Non
     """
     rec = get_notice(session, notice_id)
     cfg, home_dir = _settings(settings)
-    root = Path(store_dir) if store_dir else cfg.resolved_store_dir(home_dir)
+    root = store_dir if store_dir is not None else cfg.resolved_store_dir(home_dir)
     return read_checked(root, rec.pdf_key, rec.pdf_sha256)
 
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path, PurePosixPath
 
+from typing import Protocol, Union
+
 from notices.errors import EvidenceIntegrityError, NoticeError
+from safecity.errors import PermanentError
+
+
+class ReadableStore(Protocol):
+    """An evidence store that can read back what it stored (the S3 store, for one)."""
+
+    def get(self, key: str) -> bytes: ...
+
+
+Source = Union[Path, str, ReadableStore]
 
 
 def safe_path(root: Path, key: str) -> Path:
@@ -30,18 +42,27 @@ def safe_path(root: Path, key: str) -> Path:
     return target
 
 
-def read_checked(root: Path, key: str, sha256: str) -> bytes:
+def read_checked(root: Source, key: str, sha256: str) -> bytes:
     """The bytes stored under ``key``, after checking their SHA-256.
+
+    Args:
+        root: a store folder, or a store object with ``get(key) -> bytes`` (e.g. S3).
 
     Raises:
         EvidenceIntegrityError: the file is missing or its digest differs from ``sha256``.
         NoticeError: a bad key (see :func:`safe_path`).
     """
-    path = safe_path(root, key)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EvidenceIntegrityError(f"stored file {key!r} cannot be read under {root}: {exc.strerror}") from exc
+    if not isinstance(root, (str, Path)):
+        try:
+            data = root.get(key)
+        except (OSError, ValueError, PermanentError) as exc:
+            raise EvidenceIntegrityError(f"stored file {key!r} cannot be read from {root!r}: {exc}") from exc
+    else:
+        path = safe_path(Path(root), key)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise EvidenceIntegrityError(f"stored file {key!r} cannot be read under {root}: {exc.strerror}") from exc
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise EvidenceIntegrityError(f"stored file {key!r}: SHA-256 {digest[:16]}... is not the recorded {sha256[:16]}...")

@@ -43,10 +43,12 @@ def _text(pdf: bytes) -> str:
 def _qr_text(pdf: bytes) -> str:
     import pypdfium2
 
-    page = pypdfium2.PdfDocument(pdf)[0]
-    image = np.array(page.render(scale=3).to_pil().convert("L"))
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return text
+    for page in pypdfium2.PdfDocument(pdf):
+        image = np.array(page.render(scale=3).to_pil().convert("L"))
+        text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+        if text:
+            return text
+    return ""
 
 
 def test_speeding_notice_states_the_case(tmp_path, db_url):
@@ -205,3 +207,26 @@ def test_pdf_is_reproducible(tmp_path):
         case = build_case(tmp_path / name, f"sqlite:///{tmp_path / name / 'db.sqlite'}")
         digests.append(_issue(case).pdf_sha256)
     assert digests[0] == digests[1]
+
+
+def test_long_texts_move_the_payment_block_to_a_second_page(tmp_path):
+    """A very long place description never overprints the QR code: it moves to page 2 and still decodes."""
+    long_place = {"lat": 42.87, "lon": 74.57, "description": "перекрёсток " * 120}
+    case = build_case(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", location=long_place)
+    rec = _issue(case)
+    pdf = _pdf(case, rec.id)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert rec.payment_reference in _qr_text(pdf)
+
+
+def test_plate_never_reaches_the_application_log(tmp_path, caplog):
+    """Issuing and delivering log ids and outcomes only, never the plate."""
+    from notices.deliver import deliver_due
+    from notices.delivery.outbox import OutboxAdapter
+
+    caplog.set_level("DEBUG")
+    case = build_case(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    rec = _issue(case)
+    deliver_due(case.sessions, OutboxAdapter(tmp_path / "out"), store_dir=case.store_dir, now=DECIDED_AT)
+    assert any(rec.id in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if PLATE in r.getMessage()]
