@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast clean services
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: $(STAMP)
 	done; \
 	echo "== exchange log"; \
 	$(BIN)/safecity audit verify --db sqlite:///$(CURDIR)/$(DEMO_OUT)/safecity.sqlite
+
+# Redis and PostgreSQL for the service-backed tests, started only when not running.
+services:
+	.ci/services.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
