@@ -113,13 +113,16 @@ def test_baseline_downgrade_removes_everything(engine):
 
 
 def test_pre_migration_database_is_stamped_and_keeps_its_rows(engine):
-    """A database from the old create_all is checked, stamped at the baseline, upgraded; rows stay."""
+    """A database from the old create_all is checked, stamped at the baseline, upgraded; rows
+    stay, and a trigger it lacked (made before that trigger existed) is installed."""
     _old_init_db(engine)
+    pg = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO cameras (id, name, calibration_version, speed_limit_kmh, config_sha256) "
             "VALUES ('cam-1', 'old', 'cal', 60.0, '0')"
         ))
+        conn.execute(text("DROP TRIGGER exchange_payloads_purge_only" + (" ON exchange_payloads" if pg else "")))
     report = migrate.upgrade(engine)
     assert report.stamped_legacy and report.after == script_heads()
     with engine.connect() as conn:
@@ -232,3 +235,19 @@ def test_failing_revision_leaves_the_database_as_it_was(engine, tmp_path, monkey
     init_db(engine)  # the shipped revisions still apply cleanly afterwards
     with engine.connect() as conn:
         assert schema_differences(conn) == []
+
+
+def test_concurrent_processes_migrate_once(db_url):
+    """Three separate processes start against one new database at once: all succeed, one schema."""
+    import subprocess
+    import sys
+
+    code = "import sys; from store.db import make_engine, init_db; e = make_engine(sys.argv[1]); init_db(e); e.dispose()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [(p.wait(180), p.stderr.read()) for p in procs]
+    assert [rc for rc, _ in results] == [0, 0, 0], [err[-800:] for _, err in results]
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert current_revisions(conn) == script_heads()
+        assert schema_differences(conn) == []
+    engine.dispose()
