@@ -25,6 +25,7 @@ from exchange.recorder import ExchangeAccessRecorder
 from exchange.schema import ExchangeCaseStateRow, ExchangeEntryRow, ExchangePayloadRow
 from registry_adapters.base import AccessContext, LookupResult, RegistryUnavailable
 from registry_adapters.fuzzy import canonical_plate
+from registry_adapters.models import RegistryMatchRow
 from store.schema import TrackRow, ViolationRow
 from web.models import PlateCorrectionRow
 from web.settings import REJECT_REASONS
@@ -106,6 +107,8 @@ class CaseView:
     corrections: tuple[PlateCorrectionRow, ...]
     registry: RegistryView
     prepared: tuple[str, ...] = field(default=())
+    match_status: str | None = None
+    match_flags: tuple[str, ...] = ()
 
 
 def _states_subquery():
@@ -198,6 +201,26 @@ class Registry:
         adapter = SqlRegistryAdapter(engine=self.engine, recorder=recorder)
         return adapter.lookup(plate, AccessContext(actor=actor, purpose=purpose, case_id=case_id))
 
+    def rematch(self, session: Session, home: Home, violation_id: str, plate: str, actor: str, role: str, purpose: str, at: dt.datetime) -> str:
+        """Re-run the stored registry match of a case with ``plate`` (``registry_adapters.matching``):
+        the match row, its candidates and consistency flags are updated; the access is logged.
+
+        Returns:
+            The match status (``matched``, ``fuzzy``, ``ambiguous``, ``not_found``, ``pending``).
+        """
+        if self.engine is None:
+            return "pending"
+        from registry_adapters.matching import BoundRecorder, MatchContext, camera_positions, match_violation
+        from registry_adapters.sql import SqlRegistryAdapter
+
+        slot = BoundRecorder()
+        ctx = MatchContext(
+            adapter=SqlRegistryAdapter(engine=self.engine, recorder=slot), slot=slot,
+            make_recorder=lambda s: ExchangeAccessRecorder(s, home, role=role, clock=lambda: at),
+            actor=actor, purpose=purpose, positions=camera_positions(session), clock=lambda: at,
+        )
+        return match_violation(session, violation_id, ctx, plate=plate).status
+
 
 def _advance(session: Session, home: Home, case_id: str, to_state: str, at: dt.datetime, **kw: Any) -> None:
     delivery = advance_case(session, home, case_id, to_state, at, **kw)
@@ -268,11 +291,13 @@ def open_case(session: Session, home: Home, registry: Registry, violation_id: st
             error = f"Реестр недоступен: {exc}"
     if plate is None and error is None:
         error = "Номер не прочитан уверенно: исправьте номер, чтобы сверить с реестром."
+    match = session.get(RegistryMatchRow, v.id)
     track = session.scalar(select(TrackRow).where(TrackRow.run_id == v.run_id, TrackRow.track_id == v.track_id))
     corrections = tuple(session.scalars(select(PlateCorrectionRow).where(PlateCorrectionRow.violation_id == v.id).order_by(PlateCorrectionRow.id)))
     return CaseView(
         v, state or NOT_LOGGED, tuple(e.kind for e in v.evidence), track, case_history(session, v.id), corrections,
         RegistryView(result, error), tuple(prepared),
+        match_status=match.status if match else None, match_flags=tuple(match.flags or ()) if match else (),
     )
 
 
@@ -358,12 +383,7 @@ def correct_plate(session: Session, home: Home, registry: Registry, violation_id
     if not delivery.accepted:
         raise EnvelopeRejectedError(delivery.envelope.id, delivery.entry.reason or "")
     v.plate_text, v.plate_status = new, "corrected"
-    status = "pending"
-    if state in ("registry_matched", "ready_for_review"):
-        try:
-            status = registry.lookup(session, home, new, f"user:{officer}", role, f"plate correction of case {v.id}", v.id, at).status
-        except RegistryUnavailable:
-            status = "unavailable"
+    status = registry.rematch(session, home, v.id, new, f"user:{officer}", role, f"plate correction of case {v.id}", at)
     row = PlateCorrectionRow(
         violation_id=v.id, old_text=old_text, old_status=old_status, new_text=new, corrected_by=officer,
         corrected_at=at, entry_idx=delivery.entry.index, lookup_status=status,

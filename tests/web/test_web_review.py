@@ -10,6 +10,7 @@ from sqlalchemy import select
 from exchange.access import list_pd_access
 from exchange.cases import case_state
 from exchange.schema import ExchangeEntryRow, ExchangePayloadRow
+from registry_adapters.models import RegistryMatchRow
 from web.models import PlateCorrectionRow
 from web_testdata import CORRECTED, REGISTERED, login, session_csrf
 
@@ -98,7 +99,10 @@ def test_unreadable_plate_is_corrected_then_confirmed(client, seeded):
     with seeded.sessions() as s:
         corr = s.scalars(select(PlateCorrectionRow).where(PlateCorrectionRow.violation_id == vid)).one()
         event = s.scalar(select(ExchangePayloadRow.payload).where(ExchangePayloadRow.entry_idx == corr.entry_idx))
-    assert (corr.old_text, corr.old_status, corr.new_text, corr.lookup_status) == (None, "unreadable", CORRECTED, "exact")
+    assert (corr.old_text, corr.old_status, corr.new_text, corr.lookup_status) == (None, "unreadable", CORRECTED, "matched")
+    with seeded.sessions() as s:
+        match = s.get(RegistryMatchRow, vid)
+    assert (match.status, match.query_plate, match.vehicle_plate) == ("matched", CORRECTED, CORRECTED)
     assert json.loads(event)["event"] == "plate_corrected" and json.loads(event)["officer_id"] == "reviewer"
     assert client.get(f"/api/cases/{vid}").json()["registry"]["vehicle"]["plate"] == CORRECTED
     r = client.post(f"/cases/{vid}/confirm", data={"csrf_token": csrf}, headers={"accept": "application/json"})
@@ -146,3 +150,36 @@ def test_unknown_case_is_404(client):
     assert client.get("/cases/nope").status_code == 404
     assert client.get("/api/cases/nope").status_code == 404
     assert client.post("/cases/nope/confirm", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_review_flow_on_each_backend(db_url, tmp_path, clock):
+    """Open, correct, confirm and reject, then verify the log, on SQLite and on PostgreSQL."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app, dispose_app
+    from web.settings import load_settings
+    from web_testdata import seed
+
+    site = seed(tmp_path, db_url)
+    app = create_app(load_settings(db_url=site.db_url, home=site.home.path, evidence_dirs=(site.evidence_dir,),
+                                   registry_url=site.registry_url, cookie_secure=False), clock=clock)
+    try:
+        with TestClient(app, follow_redirects=False) as c:
+            csrf = _reviewer(c)
+            hdr = {"accept": "application/json"}
+            for key in site.ids:
+                assert c.get(f"/api/cases/{site.ids[key]}").json()["state"] == "ready_for_review"
+            assert c.post(f"/cases/{site.ids['confirm']}/confirm", data={"csrf_token": csrf}, headers=hdr).status_code == 200
+            assert c.post(f"/cases/{site.ids['unreadable']}/plate", data={"csrf_token": csrf, "plate": CORRECTED}, headers=hdr).status_code == 200
+            assert c.post(f"/cases/{site.ids['unreadable']}/confirm", data={"csrf_token": csrf}, headers=hdr).status_code == 200
+            assert c.post(f"/cases/{site.ids['reject']}/reject", data={"csrf_token": csrf, "reason_code": "duplicate"}, headers=hdr).status_code == 200
+            assert login(c, "regulator").status_code == 303
+            report = c.get("/api/audit/verify").json()
+        assert report["ok"] is True, report["problems"]
+        with site.sessions() as s:
+            states = {k: case_state(s, v) for k, v in site.ids.items()}
+        assert states["reject"] == "rejected" and states["unregistered"] == "ready_for_review"
+        assert states["confirm"] in ("confirmed", "notice_issued") and states["unreadable"] in ("confirmed", "notice_issued")
+    finally:
+        dispose_app(app)
+        site.sessions.kw["bind"].dispose()
