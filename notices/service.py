@@ -111,8 +111,9 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
-def _settings(settings: NoticeSettings | None) -> tuple[NoticeSettings, Path]:
-    root = home_path()
+def _settings(settings: NoticeSettings | None, home: Home | None = None) -> tuple[NoticeSettings, Path]:
+    """The settings and the home folder they resolve against (``home``, else SAFECITY_HOME)."""
+    root = Path(home.path) if home is not None else home_path()
     return (settings or load_notice_settings(root)), root
 
 
@@ -199,7 +200,7 @@ def issue_notice(
     violation = session.get(ViolationRow, violation_id)
     if violation is None:
         raise NoticeError(f"violation {violation_id!r}: not found")
-    cfg, home_dir = _settings(settings)
+    cfg, home_dir = _settings(settings, home)
     lock_log(session)  # serialises notice numbers with the log appends on PostgreSQL
     state = case_state(session, violation_id)
     if state != "confirmed":
@@ -298,15 +299,22 @@ def notice_for_violation(session: Session, violation_id: str) -> NoticeRecord | 
     return NoticeRecord.from_row(row) if row is not None else None
 
 
-def notice_pdf(session: Session, notice_id: str, *, store_dir: Source | None = None, settings: NoticeSettings | None = None) -> bytes:
+def notice_pdf(
+    session: Session, notice_id: str, *, store_dir: Source | None = None, settings: NoticeSettings | None = None,
+    home: Home | None = None,
+) -> bytes:
     """The notice's PDF bytes, after checking them against the recorded SHA-256.
+
+    Args:
+        store_dir: the notice store (default: settings, else ``<home>/notices``).
+        home: the home folder the notice was issued with (default: ``SAFECITY_HOME``).
 
     Raises:
         NoticeError: no such notice.
         EvidenceIntegrityError: the file is missing or altered.
     """
     rec = get_notice(session, notice_id)
-    cfg, home_dir = _settings(settings)
+    cfg, home_dir = _settings(settings, home)
     root = store_dir if store_dir is not None else cfg.resolved_store_dir(home_dir)
     return read_checked(root, rec.pdf_key, rec.pdf_sha256)
 

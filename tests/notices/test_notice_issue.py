@@ -230,3 +230,44 @@ def test_plate_never_reaches_the_application_log(tmp_path, caplog):
     deliver_due(case.sessions, OutboxAdapter(tmp_path / "out"), store_dir=case.store_dir, now=DECIDED_AT)
     assert any(rec.id in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if PLATE in r.getMessage()]
+
+
+def test_default_store_is_the_given_home(tmp_path, monkeypatch):
+    """Without store_dir the PDF goes to <home>/notices of the home passed in, and notice_pdf(home=) finds it."""
+    case = build_case(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("SAFECITY_HOME", str(tmp_path / "elsewhere"))
+    with case.sessions.begin() as s:
+        rec = issue_notice(s, case.violation_id, decided_by="officer-17", decided_at=DECIDED_AT, home=case.home,
+                           evidence_root=case.evidence_root)
+    assert (case.home.path / "notices" / rec.pdf_key).is_file()
+    with case.sessions() as s:
+        assert hashlib.sha256(notice_pdf(s, rec.id, home=case.home)).hexdigest() == rec.pdf_sha256
+        with pytest.raises(EvidenceIntegrityError, match="cannot be read"):
+            notice_pdf(s, rec.id)  # SAFECITY_HOME points elsewhere
+
+
+@pytest.mark.postgres
+def test_concurrent_issues_get_distinct_numbers(tmp_path, db_url):
+    """Two inspectors issuing at the same moment get consecutive numbers; nothing fails or doubles."""
+    import threading
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("concurrency of two writers is a PostgreSQL matter (SQLite has one writer)")
+    case = build_case(tmp_path, db_url)
+    add_violation(case.sessions, case.home, case.evidence_root, vid="v" + "4" * 31, vtype="wrong_way", speed=None, limit=None)
+    start = threading.Barrier(2)
+    out, errors = [], []
+
+    def worker(vid):
+        try:
+            start.wait()
+            out.append(_issue(case, vid=vid).number)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(v,)) for v in (case.violation_id, "v" + "4" * 31)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and sorted(out) == ["2026-0000001", "2026-0000002"]
