@@ -186,6 +186,9 @@ def _describe(diff) -> str:  # noqa: ANN001 - alembic diff tuples are untyped
     if isinstance(diff, list):  # column modifications come grouped
         return "; ".join(_describe(d) for d in diff)
     op, *args = diff
+    if op.startswith("modify_"):  # (op, schema, table, column, existing_kw, db value, model value)
+        _schema, table, column, _existing, old, new = args
+        return f"{op} {table}.{column}: database {old!r}, models {new!r}"
     names = []
     for arg in args:
         name = getattr(arg, "name", None)
