@@ -264,6 +264,9 @@ class PedestrianYieldRuleConfig(_Strict):
     )
     min_person_points: int = Field(default=3, ge=1, description="the person must be seen in the conflict zone this often")
     min_vehicle_speed_kmh: float = Field(default=5.0, gt=0, description="the vehicle moves faster than this across the crosswalk")
+    max_person_gap_s: float = Field(
+        default=0.6, ge=0, le=3, description="a person's position is interpolated across detection gaps up to this long, s"
+    )
     source: str = (
         "Traffic Rules of the KR, sec. 14.1 (unregulated crossings): a driver must yield to pedestrians "
         "crossing the road or stepping onto the crossing; the conflict zone (one lane either side) is a "

@@ -19,6 +19,7 @@ from detectors.base import Detector
 from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
 from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
+from pipeline.persons import VehiclePersonTracker
 from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
@@ -140,6 +141,8 @@ def process_video(
     signal = signals.source
     # The tracker sees one update per detected frame: its buffers are in those updates.
     tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every)
+    # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
+    tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every))
 
     started = time.perf_counter()
     frames_done = 0

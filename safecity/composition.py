@@ -33,6 +33,8 @@ def build_detector(name: str, model: Path | None, **backend_options: object) -> 
         path = Path(model) if model else DEFAULT_VEHICLE_MODEL
         options["model_path"] = path
         options["agnostic_nms"] = True  # one box per vehicle: the tracker must not see car+truck twins
+        # Persons too: process_video tracks them apart from the vehicles for the pedestrian rule.
+        options.setdefault("classes", ("car", "bus", "truck", "motorcycle", "person"))
         model_name = f"{name}:{path.name}"
     return create_detector(name, **options), model_name
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from scenes.bodies import BodySpec, sample_body
 from scenes.kinematics import Actor, Driver, LaneChange, ZoneStop
+from scenes.people import Walker
 from scenes.layout import RoadLayout
 from scenes.plates import random_plate
 from scenes.scenarios import Scenario, VehicleSpec
@@ -19,6 +20,10 @@ STREAM_CAST = 1
 STREAM_APPEARANCE = 2
 STREAM_BACKGROUND = 3
 STREAM_FRAME = 4
+STREAM_WALKERS = 6
+
+_JACKETS = ((40, 60, 170), (160, 110, 40), (50, 140, 60), (30, 30, 30), (200, 200, 200), (40, 150, 210), (120, 60, 120))
+_TROUSERS = ((60, 50, 40), (40, 40, 40), (90, 80, 70), (120, 110, 100), (50, 50, 70))
 
 
 @dataclass(frozen=True)
@@ -87,3 +92,14 @@ def sample_cast(scenario: Scenario, seed: int, layout: RoadLayout) -> list[CastM
         plate = random_plate(spec.vclass, looks, taken)
         cast.append(CastMember(_actor(spec, idx, body, motion, layout), body, plate))
     return cast
+
+
+def sample_walkers(scenario: Scenario, seed: int) -> list[Walker]:
+    """The scenario's pedestrians with every range drawn from ``seed`` (ids 1..n); own RNG stream."""
+    rng = np.random.default_rng([seed, STREAM_WALKERS])
+    out = []
+    for idx, spec in enumerate(scenario.walkers, start=1):
+        colours = (_JACKETS[int(rng.integers(len(_JACKETS)))], _TROUSERS[int(rng.integers(len(_TROUSERS)))])
+        out.append(Walker(idx, spec.x_m[0], spec.x_m[1], _u(rng, spec.y_m), _u(rng, spec.speed_mps), _u(rng, spec.t0_s),
+                          float(rng.uniform(1.6, 1.85)), colours))
+    return out

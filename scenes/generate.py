@@ -22,11 +22,12 @@ import numpy as np
 
 from scenes.camera import PinholeCamera, enforcement_camera
 from scenes.camera_yaml import camera_config, write_camera_yaml
-from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast
+from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast, sample_walkers
 from scenes.kinematics import Trajectories, simulate
 from scenes.layout import RoadLayout, default_layout
 from scenes.mesh import Mesh, lighting_for
 from scenes.painter import Pose, VehicleView, project_vehicle
+from scenes.people import Walker, draw_person, figure_box
 from scenes.plates import PlateRaster
 from scenes.postfx import SensorNoise
 from scenes.render import FrameRenderer, VehicleRender
@@ -34,7 +35,7 @@ from scenes.rules import RuleContext, Violation, find_violations
 from scenes.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
 from scenes.turns import MIN_HEADING_CHANGE_DEG, TURN_AREAS_M
 from scenes.truth import TruthHeader, frame_record, frame_truth, lane_of, truth_document, write_json
-from scenes.world import build_backdrop, street_lamps
+from scenes.world import build_backdrop, lamp_light_at, street_lamps
 from pipeline.encode import H264Writer
 
 __all__ = ["SCENARIOS", "SceneFiles", "ScenePlan", "generate_scene", "list_scenarios", "plan_scene", "build_truth"]
@@ -71,6 +72,7 @@ class ScenePlan:
     cast: tuple[CastMember, ...]
     traj: Trajectories
     meshes: tuple[Mesh, ...]
+    walkers: tuple[Walker, ...] = ()
 
 
 def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | None = None) -> ScenePlan:
@@ -94,7 +96,8 @@ def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | Non
     rng = np.random.default_rng([int(seed), STREAM_APPEARANCE, 7])
     meshes = tuple(build_vehicle_mesh(c.body, lighting, c.actor.direction, rng) for c in cast)
     n_frames = int(round(duration * FPS))
-    return ScenePlan(sc, int(seed), duration, FPS, n_frames, enforcement_camera(), layout, tuple(cast), traj, meshes)
+    return ScenePlan(sc, int(seed), duration, FPS, n_frames, enforcement_camera(), layout, tuple(cast), traj, meshes,
+                     tuple(sample_walkers(sc, int(seed))))
 
 
 def _views(plan: ScenePlan, frame: int) -> list[tuple[int, Mesh, Pose, VehicleView]]:
@@ -118,6 +121,8 @@ class _TruthCollector:
         self.plan = plan
         self.frames: list[list[dict]] = [[] for _ in plan.cast]
         self.in_view = np.zeros((len(plan.cast), plan.frame_count), dtype=bool)
+        self.walker_frames: list[list[dict]] = [[] for _ in plan.walkers]
+        self.walker_in_view = np.zeros((len(plan.walkers), plan.frame_count), dtype=bool)
 
     def add(self, frame: int, views: list[tuple[int, Mesh, Pose, VehicleView]]) -> None:
         p, step = self.plan, frame * self.plan.traj.steps_per_frame
@@ -129,6 +134,15 @@ class _TruthCollector:
             self.frames[i].append(frame_record(frame, p.fps, ft, float(t.x_m[i, step]), float(t.y_m[i, step]), speed,
                                                lane_of(p.layout, cx)))
             self.in_view[i, frame] = True
+        w_px, h_px = p.camera.width_px, p.camera.height_px
+        for j, walker in enumerate(p.walkers):
+            xs, ys = walker.position(np.array([frame / p.fps]))
+            box = figure_box(p.camera, float(xs[0]), float(ys[0]), walker.height_m)
+            if box is None or box[0] < 0 or box[1] < 0 or box[2] > w_px or box[3] > h_px:
+                continue  # a pedestrian gets a truth box only when wholly in the image
+            self.walker_frames[j].append({"frame": frame, "t_s": round(frame / p.fps, 4), "box_px": [round(v, 1) for v in box],
+                                          "road_m": [round(float(xs[0]), 3), round(float(ys[0]), 3)]})
+            self.walker_in_view[j, frame] = True
 
     def document(self) -> tuple[dict, list[Violation]]:
         p = self.plan
@@ -136,7 +150,8 @@ class _TruthCollector:
         forbidden = {kind: (np.array(TURN_AREAS_M[kind][0][1]), np.array(TURN_AREAS_M[kind][1][1]), MIN_HEADING_CHANGE_DEG[kind])
                      for kind in sc.forbidden}
         ctx = RuleContext(p.layout, sc.signal, self.in_view, p.fps, p.duration_s, SPEED_LIMIT_KMH, SPEED_TOLERANCE_KMH,
-                          dt.datetime.fromisoformat(sc.start_time_utc.replace("Z", "+00:00")), sc.bus_windows, forbidden)
+                          dt.datetime.fromisoformat(sc.start_time_utc.replace("Z", "+00:00")), sc.bus_windows, forbidden,
+                          p.walkers, self.walker_in_view)
         violations = find_violations([c.actor for c in p.cast], p.traj, ctx, [c.body.vclass for c in p.cast])
         vehicles = []
         for i, c in enumerate(p.cast):
@@ -149,7 +164,10 @@ class _TruthCollector:
         header = TruthHeader(p.scenario.name, p.seed, p.scenario.lighting, p.fps, p.frame_count,
                              (p.camera.width_px, p.camera.height_px), p.scenario.start_time_utc, SPEED_LIMIT_KMH,
                              SPEED_TOLERANCE_KMH)
-        return truth_document(header, p.scenario.signal, p.duration_s, vehicles, violations), violations
+        doc = truth_document(header, p.scenario.signal, p.duration_s, vehicles, violations)
+        doc["pedestrians"] = [{"id": w.id, "role": spec.label, "height_m": round(w.height_m, 3), "frames": self.walker_frames[j]}
+                              for j, (w, spec) in enumerate(zip(p.walkers, p.scenario.walkers))]
+        return doc, violations
 
 
 def build_truth(plan: ScenePlan) -> dict:
@@ -207,7 +225,10 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
             t = k / plan.fps
             clock = (start + dt.timedelta(seconds=t)).astimezone(_LOCAL).strftime("%Y-%m-%d %H:%M:%S")
             t0 = time.perf_counter()
-            frame = renderer.render(k, sc.signal.state_at(t), items, clock)
+            people = [(float(np.linalg.norm(cam.centre - np.array([*(float(v[0]) for v in w.position(np.array([t]))), 0.0]))),
+                       lambda img, w=w, t=t: draw_person(img, cam, w, t, _person_light(sc.lighting, w, t, plan)))
+                      for w in plan.walkers]
+            frame = renderer.render(k, sc.signal.state_at(t), items, clock, people)
             t_render += time.perf_counter() - t0
             writer.write(frame)
     finally:
@@ -225,6 +246,15 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
         "video_mb=%.2f out=%s", sc.name, plan.seed, plan.frame_count, len(plan.cast), len(violations),
         1000 * t_render / max(plan.frame_count, 1), time.perf_counter() - t_start, video.stat().st_size / 1e6, out_dir)
     return SceneFiles(video, cam_path, truth_path)
+
+
+def _person_light(lighting: str, w: Walker, t: float, plan: ScenePlan) -> float:
+    """Brightness of a pedestrian's colours: full by day, street lamps and ambient at dusk and night."""
+    if lighting == "day":
+        return 1.0
+    xs, ys = w.position(np.array([t]))
+    lamp = min(lamp_light_at(street_lamps(plan.layout), float(xs[0]), float(ys[0])), 1.0)
+    return (0.75 if lighting == "dusk" else 0.45) + 0.5 * lamp
 
 
 def site_rules(sc: Scenario) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -45,19 +46,30 @@ class FrameRenderer:
         self.noise = noise
         self.osd_label = osd_label
 
-    def render(self, frame_index: int, signal_state: str, vehicles: list[VehicleRender], clock_text: str) -> np.ndarray:
-        """The finished (noisy, JPEG-compressed) BGR uint8 frame."""
+    def render(self, frame_index: int, signal_state: str, vehicles: list[VehicleRender], clock_text: str,
+               others: Sequence[tuple[float, Callable[[np.ndarray], None]]] = ()) -> np.ndarray:
+        """The finished (noisy, JPEG-compressed) BGR uint8 frame.
+
+        Args:
+            others: (distance from the camera m, draw function) of further figures (pedestrians),
+                painted in depth order among the vehicles.
+        """
         frame = self.backdrop.image.copy()
         draw_signal(frame, self.backdrop.signal, signal_state, self.lighting.name)
         ordered = sorted(vehicles, key=lambda v: -v.view.depth_m)
         if self.lighting.name == "night":
             self._headlight_beams(frame, ordered)
         exposure = exposure_s(self.lighting)
+        pending = sorted(others, key=lambda o: -o[0])
         for v in ordered:
+            while pending and pending[0][0] > v.view.depth_m:
+                pending.pop(0)[1](frame)
             draw_shadow(frame, v.pose, v.length_m, v.width_m, v.height_m, self.camera, self.lighting)
             draw_vehicle(frame, v.mesh, v.view, v.pose, self.camera, v.plate, self.lighting)
             surface_pass(frame, v.view, self._texture(v.index), gain=self._local_gain(v))
             motion_blur(frame, v.view, self._motion_px(v, exposure))
+        for _, draw in pending:
+            draw(frame)
         if self.lighting.lamps_on:
             self._lamp_glows(frame, ordered)
         _osd(frame, f"{clock_text}  {self.osd_label}")

@@ -23,6 +23,10 @@ These are the *truth* definitions the pipeline is scored against (docs/truth-sch
 * ``bus_lane``: a vehicle other than a bus with its body centre in the bus lane, in view, while a
   reserved window (local time UTC+6) is in force, for at least 20 m of travel (``BUS_LANE_MIN_M``);
   start/end = first/last frame time of that stretch.
+* ``pedestrian_yield``: while the vehicle moves faster than 5 km/h with its front, body centre or
+  rear on a crosswalk, a pedestrian (wholly in the image) stands on that crosswalk within 3.5 m
+  of the vehicle's line of travel (``PEDESTRIAN_CONFLICT_M``), in at least 3 frames; start/end
+  = first/last such frame.
 * ``u_turn`` (where the scenario forbids it): the front point enters the manoeuvre's entry area
   and later its exit area, having turned round (heading change >= 150 degrees); start = first
   time in the entry area, end = last time in the exit area.
@@ -47,6 +51,9 @@ STOP_LINE_OVERSHOOT_M = 0.5
 NO_STOPPING_MIN_S = 5.0
 RED_LIGHT_WINDOW_S = 3.0
 ONCOMING_MIN_M = 5.0
+PEDESTRIAN_CONFLICT_M = 3.5
+PEDESTRIAN_MIN_FRAMES = 3
+PEDESTRIAN_MIN_VEHICLE_KMH = 5.0
 BUS_LANE_MIN_M = 20.0
 BUS_LANE_UTC_OFFSET_H = 6.0
 
@@ -83,6 +90,8 @@ class RuleContext:
     start_time_utc: dt.datetime | None = None
     bus_windows: tuple[tuple[str, str], ...] = ()
     forbidden: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    walkers: tuple = ()
+    walker_in_view: np.ndarray | None = None
 
 
 def _view_span(ctx: RuleContext, i: int, mask: np.ndarray | None = None) -> tuple[float, float] | None:
@@ -243,6 +252,38 @@ def _wrong_way_and_oncoming(a: Actor, i: int, traj: Trajectories, ctx: RuleConte
     return []
 
 
+def _pedestrian_yield(a: Actor, i: int, traj: Trajectories, ctx: RuleContext) -> list[Violation]:
+    if not ctx.walkers or ctx.walker_in_view is None:
+        return []
+    sl = traj.frame_slice()
+    n = ctx.in_view.shape[1]
+    x, y = traj.x_m[i][sl][:n], traj.y_m[i][sl][:n]
+    hx, hy = traj.hx[i][sl][:n], traj.hy[i][sl][:n]
+    speed = traj.speed_mps[i][sl][:n] * 3.6
+    t = np.arange(n) / ctx.fps
+    for zone in ctx.layout.zones:
+        if zone.kind != "crosswalk":
+            continue
+        poly = np.array(zone.polygon_m)
+        for j, w in enumerate(ctx.walkers):
+            wx, wy = w.position(t)
+            hits = []
+            for k in range(n):
+                if not (np.isfinite(x[k]) and ctx.in_view[i, k] and ctx.walker_in_view[j, k]) or speed[k] <= PEDESTRIAN_MIN_VEHICLE_KMH:
+                    continue
+                body = [(x[k] - f * a.length_m * hx[k], y[k] - f * a.length_m * hy[k]) for f in (0.0, 0.5, 1.0)]
+                if not any(point_in_polygon(p, poly) for p in body) or not point_in_polygon((float(wx[k]), float(wy[k])), poly):
+                    continue
+                cx, cy = body[1]
+                lateral = abs(hx[k] * (wy[k] - cy) - hy[k] * (wx[k] - cx))
+                if lateral <= PEDESTRIAN_CONFLICT_M:
+                    hits.append(k)
+            if len(hits) >= PEDESTRIAN_MIN_FRAMES:
+                return [Violation("pedestrian_yield", a.id, round(hits[0] / ctx.fps, 3), round(hits[-1] / ctx.fps, 3),
+                                  {"pedestrian_id": w.id, "crosswalk_id": zone.id})]
+    return []
+
+
 def bus_window_active(windows: tuple[tuple[str, str], ...], at_utc: dt.datetime) -> bool:
     """True when ``at_utc`` lies in one of the local (UTC+6) HH:MM windows."""
     local = at_utc.astimezone(dt.timezone(dt.timedelta(hours=BUS_LANE_UTC_OFFSET_H)))
@@ -308,7 +349,7 @@ def find_violations(actors: list[Actor], traj: Trajectories, ctx: RuleContext,
     out: list[Violation] = []
     for i, a in enumerate(actors):
         for rule in (_speeding, _red_light_and_stop_line, _solid_lines, _no_stopping, _wrong_way_and_oncoming,
-                     _forbidden_turns):
+                     _forbidden_turns, _pedestrian_yield):
             out.extend(rule(a, i, traj, ctx))
         if classes is not None:
             out.extend(_bus_lane(a, i, traj, ctx, classes[i]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-from scenes.signal import SignalPlan, standard_plan
+from scenes.signal import Phase, SignalPlan, standard_plan
 
 Range = tuple[float, float]
 LIGHTINGS = ("day", "dusk", "night")
@@ -42,6 +42,17 @@ class TurnSpec:
 
     kind: str
     speed_kmh: Range = (16.0, 20.0)
+
+
+@dataclass(frozen=True)
+class WalkerSpec:
+    """A pedestrian walking along X from ``x_m[0]`` to ``x_m[1]`` at a Y in ``y_m``, starting at a time in ``t0_s``."""
+
+    label: str
+    x_m: tuple[float, float]
+    y_m: Range = (30.5, 31.5)
+    speed_mps: Range = (1.3, 1.5)
+    t0_s: Range = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ class Scenario:
         bus_lane: id of the lane reserved for buses, or None.
         bus_windows: local (UTC+6) HH:MM windows when the bus lane is reserved.
         forbidden: manoeuvres forbidden at the site (u_turn, left_turn), published in camera.yaml.
+        walkers: pedestrians.
     """
 
     name: str
@@ -105,6 +117,7 @@ class Scenario:
     bus_lane: str | None = None
     bus_windows: tuple[tuple[str, str], ...] = (("07:00", "10:00"), ("17:00", "20:00"))
     forbidden: tuple[str, ...] = ()
+    walkers: tuple[WalkerSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lighting not in LIGHTINGS:
@@ -325,6 +338,31 @@ _AMBER_TURN = Scenario(
     expected_violations=(),
 )
 
+# The signal is off (dark): the crossing is unregulated and drivers must yield to pedestrians on it.
+# Walker 1 crosses from the left sidewalk; walker 2, crossing the other way, is past the L3 car's lane when it
+# passes and reaches the left sidewalk.
+_PEDESTRIAN = Scenario(
+    name="pedestrian",
+    description="day, 10 s, signal off: one car drives across the crosswalk in front of a crossing pedestrian, "
+    "one waits for them, others pass a pedestrian who has finished crossing",
+    lighting="day",
+    duration_s=10.0,
+    signal=SignalPlan((Phase("off", 60.0),), 0.0),
+    vehicles=(
+        VehicleSpec("does not yield", "car", "L2", speed_kmh=(40, 45), t_ref_s=(4.1, 4.3), signal="none"),
+        VehicleSpec("yields (waits at the crossing)", "car", "L1", speed_kmh=(40, 45), t_ref_s=(2.6, 2.9), signal="none",
+                    zone_stop=ZoneStopSpec((35.8, 36.3), (3.6, 4.0))),
+        VehicleSpec("passes a finished crossing", "car", "L3", speed_kmh=(46, 52), t_ref_s=(1.0, 1.3), signal="none"),
+        VehicleSpec("passes behind", "car", "L3", speed_kmh=(46, 52), t_ref_s=(2.4, 2.7), signal="none"),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(40, 46), t_ref_s=(0.3, 0.6)),
+    ),
+    expected_violations=("pedestrian_yield",),
+    walkers=(
+        WalkerSpec("crossing", (-12.5, 9.0), t0_s=(0.9, 1.1)),
+        WalkerSpec("has crossed the lane when the car passes", (9.0, -13.0), t0_s=(-10.4, -10.0)),
+    ),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -350,6 +388,9 @@ SCENARIOS: dict[str, Scenario] = {
                 description="the U-turn cast at night"),
         _AMBER_TURN,
         _FAST,
+        _PEDESTRIAN,
+        replace(_PEDESTRIAN, name="pedestrian-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the pedestrian cast at night"),
         replace(_FAST, name="fast-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
                 description="the fast cast at night"),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATES = ("green", "amber", "red", "red_amber")
+STATES = ("green", "amber", "red", "red_amber", "off")  # off: dark signal, unregulated crossing
 #: States that forbid crossing the stop line. Red + amber still means stop: it only announces
 #: green (Vienna Convention signal meanings, followed by the KR Traffic Rules; section to cite).
 PROHIBITING = frozenset({"red", "red_amber"})

@@ -4,7 +4,9 @@ Encodes the KR Traffic Rules' turn prohibitions (signs 'No left turn' / 'No U-tu
 and caveats in ``rules.forbidden_turn.source``). Each forbidden manoeuvre of a site names an
 entry and an exit ``turn_area`` zone; a track whose front point is in the entry area and later
 in the exit area, and whose robust heading turned left (counter-clockwise in road X/Y) by at
-least ``min_heading_change_deg`` between the two, made that manoeuvre. A U-turn may turn either
+least ``min_heading_change_deg`` between entering the entry area and leaving the exit area,
+made that manoeuvre (the heading is fitted over ``fit_window_s`` after the first and before the
+last of those observations, where the vehicle drives straight). A U-turn may turn either
 way (only the magnitude counts).
 """
 
@@ -59,10 +61,9 @@ def check_forbidden_turn(
         later = in_exit[in_exit > i]
         if len(later) == 0:
             continue
-        j = int(later[0])
-        # Heading on entering the entry area (window ending there) and on reaching the exit area.
-        v0 = _velocity(t, pos, (t <= t[i] + 1e-9) & (t >= t[i] - cfg.fit_window_s))
-        v1 = _velocity(t, pos, (t >= t[j] - 1e-9) & (t <= t[j] + cfg.fit_window_s))
+        j, j_last = int(later[0]), int(later[-1])
+        v0 = _velocity(t, pos, (t >= t[i] - 1e-9) & (t <= t[i] + cfg.fit_window_s))
+        v1 = _velocity(t, pos, (t <= t[j_last] + 1e-9) & (t >= t[j_last] - cfg.fit_window_s))
         if v0 is None or v1 is None:
             continue
         s0, s1 = float(np.hypot(*v0)) * MS_TO_KMH, float(np.hypot(*v1)) * MS_TO_KMH
@@ -76,7 +77,7 @@ def check_forbidden_turn(
             type=m.kind,
             track_id=track.track_id,
             t_start_s=float(t[i]),
-            t_end_s=float(t[j]),
+            t_end_s=float(t[j_last]),
             t_at_s=float(t[j]),
             measurements={
                 "manoeuvre_id": m.id,

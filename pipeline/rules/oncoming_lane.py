@@ -5,7 +5,8 @@ Encodes the KR Traffic Rules on lanes for oncoming traffic (source and caveats i
 ``rules.oncoming_lane.source``). Distinct from wrong way (``wrong_way.py``), where the vehicle
 is first seen already travelling against its lane: here it is first seen in a lane of its own
 direction (``min_own_points``), then its body centre travels ``min_distance_m`` in an oncoming
-lane. Where the site allows overtaking through the oncoming lane (``overtaking_allowed``), an
+lane. The direction of travel is the local robust velocity, so a vehicle that turns round
+(a U-turn, judged by its own rule) is in lanes of its own direction before and after. Where the site allows overtaking through the oncoming lane (``overtaking_allowed``), an
 excursion that returns to the own side within ``max_overtake_m`` is lawful.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from pipeline.config import OncomingLaneRuleConfig
 from pipeline.geometry import point_in_polygon
+from pipeline.kinematics import MS_TO_KMH, fit_velocity
 from pipeline.rules.body import body_centres
 from pipeline.types import RuleHit, Track
 
@@ -32,7 +34,7 @@ def lane_ids(points: np.ndarray, lanes: dict[str, tuple[str, np.ndarray]]) -> li
 
 def check_oncoming_lane(
     track: Track, lanes: dict[str, tuple[str, np.ndarray]], cfg: OncomingLaneRuleConfig, lengths: dict[str, float],
-    max_m_per_px: float = 0.25,
+    max_m_per_px: float = 0.25, window_s: float = 0.8, min_speed_kmh: float = 6.0,
 ) -> RuleHit | None:
     """Flag the first excursion into an oncoming lane that is long enough and not lawful.
 
@@ -42,6 +44,8 @@ def check_oncoming_lane(
         cfg: distances and evidence counts.
         lengths: nominal vehicle length per class, m (to place the body centre).
         max_m_per_px: only observations where a pixel spans at most this much road, m.
+        window_s: local velocity fit window, s.
+        min_speed_kmh: slower movement along the road gives no direction (not counted).
     """
     if not cfg.enabled or not lanes:
         return None
@@ -50,15 +54,20 @@ def check_oncoming_lane(
     if len(t) < cfg.min_own_points + cfg.min_points:
         return None
     front = track.road_m[use]
-    net = float(front[-1, 1] - front[0, 1])
-    if abs(net) < cfg.min_distance_m:
+    if abs(float(front[-1, 1] - front[0, 1])) < cfg.min_distance_m and abs(float(np.ptp(front[:, 1]))) < cfg.min_distance_m:
         return None
-    travel = "toward" if net < 0 else "away"
     centres = body_centres(track, front, lengths)
     at = lane_ids(centres, lanes)
-    seen = [k for k, lane in enumerate(at) if lane is not None]
-    own = [k for k in seen if lanes[at[k]][0] == travel]
-    against = [k for k in seen if lanes[at[k]][0] != travel]
+    heading: list[str | None] = [None] * len(t)
+    for k in range(len(t)):
+        sel = np.abs(t - t[k]) <= window_s / 2
+        if sel.sum() >= 4:
+            vy = fit_velocity(t[sel], front[sel])[0][1] * MS_TO_KMH
+            if abs(vy) >= min_speed_kmh:
+                heading[k] = "toward" if vy < 0 else "away"
+    seen = [k for k, lane in enumerate(at) if lane is not None and heading[k] is not None]
+    own = [k for k in seen if lanes[at[k]][0] == heading[k]]
+    against = [k for k in seen if lanes[at[k]][0] != heading[k]]
     if not against or len(own) < cfg.min_own_points or own[cfg.min_own_points - 1] > against[0]:
         return None  # never on its own side first: that is wrong way, not an oncoming-lane excursion
     # Excursions: runs of consecutive lane-assigned observations in oncoming lanes.
@@ -75,7 +84,7 @@ def check_oncoming_lane(
         travelled = float(np.abs(np.diff(centres[run, 1])).sum())
         if travelled < cfg.min_distance_m:
             continue
-        back = any(lanes[at[k]][0] == travel for k in seen if k > j)
+        back = any(k > j for k in own)
         if cfg.overtaking_allowed and back and travelled <= cfg.max_overtake_m:
             continue
         from_lane = at[max(k for k in own if k < i)]
@@ -88,7 +97,7 @@ def check_oncoming_lane(
             measurements={
                 "lane_id": at[i] or "",
                 "from_lane": from_lane or "",
-                "travel_direction": travel,
+                "travel_direction": heading[i] or "",
                 "distance_in_oncoming_m": round(travelled, 2),
                 "min_distance_m": cfg.min_distance_m,
                 "returned": "yes" if back else "no",

@@ -20,6 +20,26 @@ from pipeline.kinematics import instantaneous_speeds
 from pipeline.types import RuleHit, Track
 
 
+def _person_positions(person: Track, t: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """(N, 2) feet of ``person`` at the times ``t``: interpolated across gaps up to ``max_gap_s``, NaN elsewhere.
+
+    A person hidden for a few frames (behind the vehicle, a missed detection) is still there.
+    """
+    use = person.usable
+    pt, pos = person.t_s[use], person.road_m[use]
+    out = np.full((len(t), 2), np.nan)
+    if len(pt) == 0:
+        return out
+    k = np.searchsorted(pt, t)
+    prev_gap = np.where(k > 0, t - pt[np.maximum(k - 1, 0)], np.inf)
+    next_gap = np.where(k < len(pt), pt[np.minimum(k, len(pt) - 1)] - t, np.inf)
+    exact = np.isclose(np.minimum(prev_gap, next_gap), 0.0, atol=1e-6)
+    ok = exact | ((k > 0) & (k < len(pt)) & (prev_gap + next_gap <= max_gap_s))
+    for axis in (0, 1):
+        out[ok, axis] = np.interp(t[ok], pt, pos[:, axis])
+    return out
+
+
 def check_pedestrian_yield(
     track: Track,
     persons: list[Track],
@@ -31,7 +51,7 @@ def check_pedestrian_yield(
 
     Args:
         track: the vehicle (usable observations of its front point).
-        persons: person tracks of the same video (feet point in ``road_m``), frames shared.
+        persons: person tracks of the same video (feet point in ``road_m``, same time axis).
         crosswalks: crosswalk id -> (K, 2) polygon in road metres.
         cfg: conflict distance and evidence counts.
         lengths: nominal vehicle length per class, m.
@@ -42,7 +62,6 @@ def check_pedestrian_yield(
     t, front = track.t_s[use], track.road_m[use]
     if len(t) < 5:
         return None
-    frames = np.array([p.frame for p, u in zip(track.points, use) if u])
     net = front[-1] - front[0]
     norm = float(np.hypot(*net))
     if norm < 1.0:
@@ -51,17 +70,15 @@ def check_pedestrian_yield(
     length = lengths.get(track.class_name, 4.5)
     centre, rear = front - heading * length / 2, front - heading * length
     speed = instantaneous_speeds(t, front)
-    feet = []
-    for person in persons:
-        feet.append({p.frame: np.asarray(p.road_m, dtype=np.float64) for p in person.points if p.usable})
+    feet = [_person_positions(person, t, cfg.max_person_gap_s) for person in persons]
     for cw_id, poly in crosswalks.items():
         on = point_in_polygon(front, poly) | point_in_polygon(centre, poly) | point_in_polygon(rear, poly)
         on &= np.nan_to_num(speed, nan=0.0) > cfg.min_vehicle_speed_kmh
         for person, where in zip(persons, feet):
             conflict: list[tuple[int, float]] = []
             for k in np.nonzero(on)[0]:
-                p = where.get(int(frames[k]))
-                if p is None or not point_in_polygon(p[None, :], poly)[0]:
+                p = where[k]
+                if not np.all(np.isfinite(p)) or not point_in_polygon(p[None, :], poly)[0]:
                     continue
                 d = p - centre[k]
                 lateral = abs(float(heading[0] * d[1] - heading[1] * d[0]))

@@ -49,3 +49,11 @@ def test_wrong_way_car_is_left_to_the_wrong_way_rule():
     wrong = track(*straight(-1.75, 20, 40, 6.0, toward=False))
     assert check_oncoming_lane(wrong, LANES, CFG, LENGTHS) is None
     assert check_wrong_way(wrong, LANES, WrongWayRuleConfig()) is not None
+
+
+def test_u_turn_is_not_an_oncoming_excursion():
+    """A U-turn across into the far lane drives with that lane's direction afterwards: no hit."""
+    from tests.rules.test_rule_forbidden_turn import arc, path
+
+    u = [(-1.75, 110.0), (-1.75, 62.0)] + arc(1.75, 62.0, 3.5, 180, 360) + [(5.25, 62.0), (5.25, 110.0)]
+    assert check_oncoming_lane(track(*path(u, speed_kmh=20.0)), LANES, CFG, LENGTHS) is None

@@ -58,3 +58,14 @@ def test_person_frames_must_overlap():
     """A person seen only after the car has left the crosswalk is no conflict."""
     late = walker(-12.0, 9.0, t0=5.0)
     assert check_pedestrian_yield(track(*CAR), [late], CROSSWALK, CFG, LENGTHS) is None
+
+
+def test_person_hidden_for_a_few_frames_is_still_there():
+    """A person missed in the frames the car passes (occlusion) is interpolated across a short gap."""
+    full = walker(-12.0, 9.0, t0=0.0)
+    hidden = tuple(p for p in full.points if not 2.2 <= p.t_s <= 2.7)
+    gappy = type(full)(full.track_id, "person", hidden)
+    assert check_pedestrian_yield(track(*CAR), [gappy], CROSSWALK, CFG, LENGTHS) is not None
+    strict = PedestrianYieldRuleConfig(max_person_gap_s=0.1)
+    long_gap = type(full)(full.track_id, "person", tuple(p for p in full.points if not 2.0 <= p.t_s <= 3.4))
+    assert check_pedestrian_yield(track(*CAR), [long_gap], CROSSWALK, strict, LENGTHS) is None

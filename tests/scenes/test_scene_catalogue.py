@@ -19,7 +19,8 @@ from scenes.scenarios import SCENARIOS
 from scenes.turns import TURN_GEOMETRY, Turn, speed_profile, turn_path, turn_states
 from scenes.world import SignalHeadPx
 
-NEW = ["bus-lane", "bus-lane-offpeak", "bus-lane-night", "oncoming", "oncoming-night", "u-turn", "u-turn-night", "amber-turn"]
+NEW = ["bus-lane", "bus-lane-offpeak", "bus-lane-night", "oncoming", "oncoming-night", "u-turn", "u-turn-night", "amber-turn",
+       "fast", "fast-night", "pedestrian", "pedestrian-night"]
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -32,9 +33,9 @@ def test_new_scenarios_yield_their_events(name, seed):
 
 
 def test_every_rule_has_day_and_night_positives():
-    """Every implemented type except pedestrian yield and left turn is expected in a day and a night scenario."""
+    """Every implemented type except left turn (out of the camera's view) is expected by day and at night."""
     wanted = {"speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping",
-              "oncoming_lane", "bus_lane", "u_turn"}
+              "oncoming_lane", "bus_lane", "u_turn", "pedestrian_yield"}
     for light in ("day", "night"):
         have = {t for s in SCENARIOS.values() if s.lighting == light for t in s.expected_violations}
         assert wanted <= have, (light, wanted - have)
@@ -106,3 +107,13 @@ def test_site_rules_reach_camera_yaml():
         else:
             assert [ln.id for ln in cfg.lanes if ln.kind == "bus"] == ["L1"]
             assert [(w.start, w.end) for w in cfg.rules.bus_lane.windows] == [("07:00", "10:00"), ("17:00", "20:00")]
+
+
+def test_pedestrian_truth_has_the_people_and_the_one_offender():
+    """Both pedestrians get truth boxes; only the car that drives in front of the crossing one offends."""
+    truth = build_truth(plan_scene("pedestrian", 2))
+    assert len(truth["pedestrians"]) == 2 and all(len(p["frames"]) > 100 for p in truth["pedestrians"])
+    roles = {v["id"]: v["role"] for v in truth["vehicles"]}
+    assert [(v["type"], roles[v["vehicle_id"]]) for v in truth["violations"]] == [("pedestrian_yield", "does not yield")]
+    box = truth["pedestrians"][0]["frames"][0]["box_px"]
+    assert 1.5 < (box[3] - box[1]) / (box[2] - box[0]) < 6  # upright figure
