@@ -11,6 +11,7 @@ once may both send a notice: adapters are idempotent on the notice id, so it arr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from notices.delivery import DeliveryAdapter, DeliveryReceipt, OutgoingNotice
 from notices.errors import DeliveryPermanentError, DeliveryTransientError, EvidenceIntegrityError, NoticeError
 from notices.models import DeliveryAttemptRow, NoticeRow
 from notices.storage import read_checked
+from exchange.schema import ExchangeCaseStateRow, ExchangePayloadRow
 from store.schema import ViolationRow
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,26 @@ def _due(session: Session, now: dt.datetime, limit: int) -> list[tuple[NoticeRow
     return [(row, plate) for row, plate in session.execute(stmt)]
 
 
+def owner_ref_of(session: Session, case_id: str) -> str | None:
+    """The registered owner's reference from the case's last accepted registry answer, if any.
+
+    It addresses the notice at the portal; it is read from the exchange log (where the data
+    holder's answer was logged as a personal-data access) and never logged here.
+    """
+    idx = session.scalar(
+        select(ExchangeCaseStateRow.entry_idx)
+        .where(ExchangeCaseStateRow.case_id == case_id, ExchangeCaseStateRow.state == "registry_matched")
+        .order_by(ExchangeCaseStateRow.entry_idx.desc()).limit(1)
+    )
+    text = session.scalar(select(ExchangePayloadRow.payload).where(ExchangePayloadRow.entry_idx == idx)) if idx else None
+    try:
+        vehicle = (json.loads(text).get("details") or {}).get("vehicle") if text else None
+    except (ValueError, AttributeError):
+        return None  # a purged or foreign payload: the portal addresses by plate
+    ref = vehicle.get("owner_ref") if isinstance(vehicle, dict) else None
+    return ref if isinstance(ref, str) and ref else None
+
+
 def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
@@ -81,10 +103,10 @@ def deliver_due(
     with sessions() as s:
         due = [
             (r.id, r.number, r.violation_id, plate, r.payment_reference, r.amount, r.discounted_amount, r.currency,
-             r.discount_until, _as_utc(r.decided_at), r.pdf_key, r.pdf_sha256)
+             r.discount_until, _as_utc(r.decided_at), r.pdf_key, r.pdf_sha256, owner_ref_of(s, r.violation_id))
             for r, plate in _due(s, now, limit)
         ]
-    for (nid, number, vid, plate, ref, amount, disc, cur, until, issued, key, sha) in due:
+    for (nid, number, vid, plate, ref, amount, disc, cur, until, issued, key, sha, owner) in due:
         started = now
         receipt: DeliveryReceipt | None = None
         outcome, error = "delivered", None
@@ -92,7 +114,7 @@ def deliver_due(
             if not plate:
                 raise DeliveryPermanentError(f"notice {number}: the violation has no plate")
             pdf = read_checked(store_dir, key, sha)
-            receipt = adapter.deliver(OutgoingNotice(nid, number, vid, plate, ref, amount, disc, cur, until, issued, pdf, sha))
+            receipt = adapter.deliver(OutgoingNotice(nid, number, vid, plate, ref, amount, disc, cur, until, issued, pdf, sha, owner))
         except DeliveryTransientError as exc:
             outcome, error = "transient_error", str(exc)
         except (DeliveryPermanentError, EvidenceIntegrityError, NoticeError) as exc:

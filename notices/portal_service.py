@@ -30,6 +30,7 @@ class PortalNotice(BaseModel):
     number: str = Field(min_length=1, max_length=32)
     violation_id: str = Field(min_length=1, max_length=64)
     plate: str = Field(min_length=1, max_length=32)
+    owner_ref: str | None = Field(default=None, max_length=64, description="registered owner's reference at the data holder")
     payment_reference: str = Field(min_length=5, max_length=25)
     amount: int = Field(gt=0)
     discounted_amount: int = Field(gt=0)
@@ -50,7 +51,7 @@ class PortalReceipt(BaseModel):
 
 
 def create_portal_app(api_key: str) -> FastAPI:
-    """The portal app; ``app.state.notices`` maps notice id -> (receipt, PDF bytes)."""
+    """The portal app; ``app.state.notices`` maps notice id -> (receipt, PDF bytes, the notice without its PDF)."""
     if not api_key:
         raise ValueError("api_key: expected a non-empty key")
     app = FastAPI(title="State portal notices API (reference)", docs_url=None, redoc_url=None)
@@ -86,7 +87,7 @@ def create_portal_app(api_key: str) -> FastAPI:
                 receipt_id=f"PRT-{uuid.uuid4().hex[:16]}", notice_id=body.notice_id, pdf_sha256=body.pdf_sha256,
                 accepted_at=dt.datetime.now(dt.timezone.utc),
             )
-            app.state.notices[body.notice_id] = (receipt, pdf)
+            app.state.notices[body.notice_id] = (receipt, pdf, body.model_dump(exclude={"pdf_base64"}))
             return receipt
 
     @app.get(NOTICES_PATH + "/{notice_id}", response_model=PortalReceipt)

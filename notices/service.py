@@ -41,6 +41,7 @@ from store.schema import CameraRow, EvidenceRow, ViolationRow
 logger = logging.getLogger(__name__)
 
 NOTICE_ID_DOMAIN = "safecity-notice/1:"
+USABLE_PLATE_STATUSES = ("read", "corrected")  # a confident read or a reviewer's correction
 PHOTO_KINDS = ("frame_at", "vehicle_crop")  # the main photo: the first of these that exists
 SIDE_KINDS = ("plate_crop", "vehicle_crop")
 PHOTO_CAPTIONS = {
@@ -205,7 +206,7 @@ def issue_notice(
     state = case_state(session, violation_id)
     if state != "confirmed":
         raise NoticeError(f"violation {violation_id}: case is {state or 'not in the exchange log'}; a notice needs a confirmed decision")
-    if not violation.plate_text:
+    if not violation.plate_text or violation.plate_status not in USABLE_PLATE_STATUSES:
         raise NoticeError(f"violation {violation_id}: no confirmed plate (status {violation.plate_status or 'none'}); correct the plate first")
 
     zone = ZoneInfo(cfg.timezone)

@@ -19,7 +19,9 @@ from safecity.plugins import LazyRegistry
 class OutgoingNotice:
     """What an adapter delivers: the notice's facts and its PDF.
 
-    ``plate`` is personal data: adapters send it to the receiver and never log it.
+    ``plate`` and ``owner_ref`` (the data holder's opaque reference of the registered owner,
+    from the case's registry answer; None when the case has none) are personal data: adapters
+    send them to the receiver and never log them.
     """
 
     notice_id: str
@@ -34,6 +36,7 @@ class OutgoingNotice:
     issued_at: dt.datetime
     pdf: bytes
     pdf_sha256: str
+    owner_ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class OutboxAdapter:
             raise DeliveryPermanentError(f"notice {notice.notice_id}: PDF does not match its recorded SHA-256")
         manifest = {
             "format": "safecity-notice/1", "notice_id": notice.notice_id, "number": notice.number,
-            "violation_id": notice.violation_id, "plate": notice.plate, "payment_reference": notice.payment_reference,
+            "violation_id": notice.violation_id, "plate": notice.plate, "owner_ref": notice.owner_ref, "payment_reference": notice.payment_reference,
             "amount": notice.amount, "discounted_amount": notice.discounted_amount, "currency": notice.currency,
             "discount_until": notice.discount_until.isoformat(), "issued_at": notice.issued_at.isoformat(),
             "pdf": f"{notice.number}.pdf", "pdf_sha256": notice.pdf_sha256,

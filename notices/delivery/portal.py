@@ -86,7 +86,7 @@ class PortalAdapter:
 
     def _body(self, n: OutgoingNotice) -> dict:
         return {
-            "notice_id": n.notice_id, "number": n.number, "violation_id": n.violation_id, "plate": n.plate,
+            "notice_id": n.notice_id, "number": n.number, "violation_id": n.violation_id, "plate": n.plate, "owner_ref": n.owner_ref,
             "payment_reference": n.payment_reference, "amount": n.amount, "discounted_amount": n.discounted_amount,
             "currency": n.currency, "discount_until": n.discount_until.isoformat(), "issued_at": n.issued_at.isoformat(),
             "pdf_sha256": n.pdf_sha256, "pdf_base64": base64.b64encode(n.pdf).decode("ascii"),

@@ -24,6 +24,7 @@ from store.db import init_db, make_engine, session_factory
 from store.repository import CameraRecord, RunRecord, save_run, upsert_camera
 
 PLATE = "01123ABC"
+OWNER_REF = "OWN-001-0000042"
 OFFENCE_UTC = dt.datetime(2026, 11, 20, 8, 3, 12, 250000, tzinfo=dt.timezone.utc)
 DECIDED_AT = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.timezone.utc)  # 15:30 in Bishkek
 LOCATION = {"lat": 42.874621, "lon": 74.569762, "description": "пр. Чуй / ул. Советская"}
@@ -110,7 +111,8 @@ def add_violation(
             path[-1] = "rejected"
         for step in path[: path.index(to_state) + 1] if to_state != "detected" else []:
             officer = "officer-17" if step in ("confirmed", "rejected") else None
-            advance_case(s, home, vid, step, at, officer_id=officer)
+            details = {"status": "exact", "vehicle": {"plate": plate, "owner_ref": OWNER_REF}} if step == "registry_matched" else None
+            advance_case(s, home, vid, step, at, officer_id=officer, details=details)
 
 
 class ServerThread:

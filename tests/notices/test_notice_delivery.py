@@ -20,7 +20,7 @@ from notices.errors import DeliveryPermanentError, DeliveryTransientError
 from notices.models import NoticeRow
 from notices.portal_service import create_portal_app
 from notices.service import get_notice, issue_notice
-from notice_testdata import DECIDED_AT, PLATE, ServerThread, build_case
+from notice_testdata import DECIDED_AT, OWNER_REF, PLATE, ServerThread, build_case
 from registry_adapters.resilience import RetryPolicy
 
 KEY = "portal-test-key"
@@ -85,7 +85,8 @@ def test_outbox_writes_pdf_and_manifest_once(tmp_path):
     pdf = (tmp_path / "outbox" / f"{rec.number}.pdf").read_bytes()
     manifest = json.loads((tmp_path / "outbox" / f"{rec.number}.json").read_text())
     assert hashlib.sha256(pdf).hexdigest() == rec.pdf_sha256 == manifest["pdf_sha256"]
-    assert (manifest["plate"], manifest["amount"], manifest["payment_reference"]) == (PLATE, 7500, rec.payment_reference)
+    assert (manifest["plate"], manifest["owner_ref"], manifest["amount"], manifest["payment_reference"]) == (
+        PLATE, OWNER_REF, 7500, rec.payment_reference)
     row, attempts = _row(case, rec.id)
     assert (row.delivery_status, row.delivery_receipt, attempts) == ("delivered", f"outbox:{rec.number}", [(1, "delivered", None)])
     assert deliver_due(case.sessions, outbox, store_dir=case.store_dir, now=NOW + dt.timedelta(days=1)).to_dict()["delivered"] == 0
@@ -124,8 +125,9 @@ def test_portal_delivers_with_idempotency_key(tmp_path, db_url):
     with ServerThread(portal.app) as server:
         run = deliver_due(case.sessions, _portal_adapter(server.url), store_dir=case.store_dir, now=NOW)
     assert run.delivered == [rec.id] and portal.requests == [rec.id]
-    receipt, pdf = portal.stored[rec.id]
+    receipt, pdf, body = portal.stored[rec.id]
     assert hashlib.sha256(pdf).hexdigest() == rec.pdf_sha256
+    assert (body["plate"], body["owner_ref"], body["amount"], body["number"]) == (PLATE, OWNER_REF, 7500, rec.number)
     row, _ = _row(case, rec.id)
     assert (row.delivery_status, row.delivery_receipt, row.delivery_adapter) == ("delivered", receipt.receipt_id, "portal")
 
