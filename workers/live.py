@@ -66,6 +66,7 @@ class LiveSettings(BaseModel):
     backoff: BackoffPolicy = BackoffPolicy()
     open_timeout_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(5.0, gt=0)
+    rtsp_transport: str = Field("tcp", pattern="^(tcp|udp|auto)$", description="RTP over the RTSP connection (tcp) or UDP")
     metrics_port: int = Field(0, ge=0, le=65535, description="0: no metrics endpoint")
 
     @model_validator(mode="after")

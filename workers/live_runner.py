@@ -109,7 +109,8 @@ class CameraRunner:
         self.metrics = metrics
         self.sessions = sessions
         self.sink = AlertSink(settings.worker_id, metrics, sessions.begin, redis, settings.key_prefix)
-        self.reader = StreamReader(camera.stream_url, settings.backoff, settings.open_timeout_s, settings.read_timeout_s, self._on_stream_event)
+        self.reader = StreamReader(camera.stream_url, settings.backoff, settings.open_timeout_s, settings.read_timeout_s, self._on_stream_event,
+                                   rtsp_transport=settings.rtsp_transport)
         self.health = StreamHealth(settings.health, None)
         self.chunks: queue.Queue[Chunk | None] = queue.Queue()
         self._stop = threading.Event()
@@ -121,6 +122,7 @@ class CameraRunner:
             "last_error": None, "active_alerts": [],
         }
         self._backlog_alert = False
+        self.recorder: ChunkRecorder | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +162,11 @@ class CameraRunner:
             if "disconnected" in self.status["active_alerts"]:
                 self._emit(HealthEvent("disconnected", "cleared", "stream connected again", details))
         elif name == "disconnected":
+            # The chunk ends with the connection: its frames go to the pipeline now, not
+            # whenever the camera comes back.
+            done = self.recorder.close() if self.recorder is not None else None
+            if done is not None:
+                self._enqueue(done)
             self.status["state"] = "reconnecting"
             self.status["last_error"] = details.get("error")
             if "disconnected" not in self.status["active_alerts"]:
@@ -170,7 +177,7 @@ class CameraRunner:
         self._publish_status()
 
     def _read_loop(self) -> None:
-        recorder = ChunkRecorder(Path(self.s.spool_dir) / self.camera.id, self.camera.id, self.lease.token, self.s.chunk_s)
+        self.recorder = recorder = ChunkRecorder(Path(self.s.spool_dir) / self.camera.id, self.camera.id, self.lease.token, self.s.chunk_s)
         last_status = 0.0
         try:
             for f in self.reader.frames():

@@ -224,6 +224,7 @@ def live_cmd(
     plates: Annotated[bool, typer.Option("--plates/--no-plates")] = True,
     keep_chunks: Annotated[bool, typer.Option("--keep-chunks", help="keep every recorded chunk")] = False,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Prometheus /metrics port (0: none)")] = 0,
+    rtsp_transport: Annotated[str, typer.Option("--rtsp-transport", help="tcp, udp or auto")] = "tcp",
 ) -> None:
     """Run a live-camera worker: hold cameras by Redis lease and process their streams."""
     from exchange.home import home_path
@@ -236,7 +237,7 @@ def live_cmd(
             redis_url=redis_url or default_redis_url(), db_url=_db_url(db), key_prefix=prefix, worker_id=worker_id or default_worker_id(), pool=pool,
             max_cameras=max_cameras, lease_ttl_s=lease_ttl_s, scan_interval_s=scan_interval_s, chunk_s=chunk_s,
             spool_dir=root / "spool", out_dir=root, pipeline=pipeline, detect_every=detect_every, plates=plates,
-            keep_chunks=keep_chunks, metrics_port=metrics_port,
+            keep_chunks=keep_chunks, metrics_port=metrics_port, rtsp_transport=rtsp_transport,
         )
     except ValueError as exc:
         _fail(str(exc))

@@ -211,6 +211,7 @@ class StreamReader:
         backoff: reconnect policy.
         open_timeout_s: connect timeout; read_timeout_s: a read stalled this long counts as a
             disconnect.
+        rtsp_transport: "tcp" (default), "udp" or "auto" (FFmpeg tries UDP, then TCP).
         on_event: called with (event name, details): "connected", "disconnected", "retry".
     """
 
@@ -222,12 +223,16 @@ class StreamReader:
         read_timeout_s: float = 5.0,
         on_event: Callable[[str, dict], None] | None = None,
         rng: random.Random | None = None,
+        rtsp_transport: str = "tcp",
     ) -> None:
+        if rtsp_transport not in ("tcp", "udp", "auto"):
+            raise ValueError(f"rtsp_transport {rtsp_transport!r}: expected tcp, udp or auto")
         self.url = url
         self.backoff = Backoff(backoff or BackoffPolicy(), rng)
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self.on_event = on_event or (lambda name, details: None)
+        self.rtsp_transport = rtsp_transport
         self._stop = threading.Event()
         self.nominal_fps: float | None = None
         self.connections = 0
@@ -242,7 +247,14 @@ class StreamReader:
 
     def _options(self) -> dict[str, str]:
         if self.url.startswith(("rtsp://", "rtsps://")):
-            return {"rtsp_transport": "tcp"}
+            # TCP (interleaved) survives lossy networks without broken frames; "auto" lets
+            # FFmpeg try UDP first, for servers that speak only RTP over UDP.
+            if self.rtsp_transport == "auto":
+                return {}
+            opts = {"rtsp_transport": self.rtsp_transport}
+            if self.rtsp_transport == "udp":
+                opts["buffer_size"] = str(8 << 20)  # socket buffer: a 720p key frame is many datagrams
+            return opts
         return {}
 
     def _one_connection(self, start_index: int) -> Iterator[LiveFrame]:

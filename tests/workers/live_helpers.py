@@ -148,3 +148,36 @@ class WorkerThread:
     def __exit__(self, *exc) -> None:
         self.worker.stop()
         self.thread.join(90)
+
+
+class RtspServer:
+    """A real RTSP server (Debian ``rtsp-server-perl``) fed by ffmpeg (ANNOUNCE/RECORD).
+
+    Players read ``url``; the server speaks RTP over UDP only.
+    """
+
+    def __init__(self, input_args: list[str], output_args: list[str]) -> None:
+        self.exe = shutil.which("rtsp-server-perl")
+        if self.exe is None:
+            pytest.skip("rtsp-server-perl not installed (apt-get install -y rtsp-server-perl)")
+        self.client_port, self.source_port = free_port(), free_port()
+        self.url = f"rtsp://127.0.0.1:{self.client_port}/live"
+        self.push = [need_ffmpeg(), "-hide_banner", "-loglevel", "error", "-re", *input_args, *output_args,
+                     "-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/live"]
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> "RtspServer":
+        server = subprocess.Popen([self.exe, "-c", str(self.client_port), "-s", str(self.source_port), "--rtp_start_port", str(free_port())],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(server)
+        if not wait_for(lambda: is_listening(self.source_port) and is_listening(self.client_port), 20):
+            raise RuntimeError("rtsp-server-perl did not listen")
+        self.procs.append(subprocess.Popen(self.push, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1.0)  # ANNOUNCE/SETUP/RECORD before a player asks
+        return self
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)

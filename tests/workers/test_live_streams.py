@@ -128,3 +128,24 @@ def test_unreachable_stream_keeps_retrying_until_stopped():
     delays = [d["delay_s"] for _, n, d in c.events if n == "retry"]
     assert delays[:5] == [0.1, 0.2, 0.4, 0.8, 0.8]
     assert c.frames == []
+
+
+def test_reads_an_rtsp_stream_from_a_real_rtsp_server():
+    """An RTSP stream (rtsp-server-perl, RTP over UDP) is read at its stated 25 fps (within 20 %)."""
+    from tests.workers.live_helpers import RtspServer
+
+    inp, out = pattern_stream_args()
+    server = RtspServer(inp, out).start()
+    try:
+        c = Collector(server.url)
+        c.reader.rtsp_transport = "udp"
+        with c:
+            assert wait_for(lambda: len(c.frames) > 25, 20), c.events
+            n0, t0 = len(c.frames), time.monotonic()
+            time.sleep(4)
+            fps = (len(c.frames) - n0) / (time.monotonic() - t0)
+    finally:
+        server.stop()
+    print(f"\nrtsp stream: nominal {c.reader.nominal_fps} fps, read {fps:.1f} fps")
+    assert c.reader.nominal_fps == pytest.approx(25.0)
+    assert fps == pytest.approx(25.0, rel=0.2)
