@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(dependencies=[Depends(authorize)])
 
-BROKER_ENVS = ("SAFECITY_REDIS_URL", "CELERY_BROKER_URL")
+BROKER_ENVS = ("SAFECITY_REDIS_URL", "SAFECITY_BROKER_URL")
 THUMBNAIL_WIDTH_PX = 320  # small enough that no plate is legible to the operator
 
 
@@ -55,25 +55,42 @@ def camera_statuses(session: Session, at: dt.datetime, stale_minutes: int) -> li
     return out
 
 
-def queue_lengths() -> tuple[str | None, dict[str, int], str | None]:
-    """(broker URL without password, list-key lengths, error) from the Celery broker, if configured."""
+def live_status(session: Session):
+    """The live-camera snapshot of ``workers.status`` (workers, queue depths, per-camera fps,
+    lag, last frame, alerts), or None and why when the coordination Redis is not configured or
+    not reachable. Reads ``SAFECITY_REDIS_URL`` / ``SAFECITY_BROKER_URL`` / ``SAFECITY_KEY_PREFIX``
+    like ``safecity status``."""
     url = next((os.environ[e] for e in BROKER_ENVS if os.environ.get(e)), None)
     if url is None:
-        return None, {}, "брокер очередей не настроен (SAFECITY_REDIS_URL)"
-    shown = url.split("@")[-1]
+        return None, "живой статус недоступен: координационный Redis не настроен (SAFECITY_REDIS_URL)"
     try:
         import redis
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        lengths = {}
-        for key in client.scan_iter(count=200, _type="list"):
-            lengths[key.decode(errors="replace")] = client.llen(key)
-            if len(lengths) >= 50:
-                break
-        client.close()
-        return shown, dict(sorted(lengths.items())), None
-    except Exception as exc:  # page boundary: an unreachable broker is shown, not raised
-        return shown, {}, f"брокер недоступен: {type(exc).__name__}"
+        from workers.live_models import list_cameras
+        from workers.status import gather_status
+
+        red = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        broker_url = os.environ.get("SAFECITY_BROKER_URL")
+        broker = redis.Redis.from_url(broker_url, socket_connect_timeout=1, socket_timeout=2) if broker_url and broker_url != url else red
+        try:
+            return gather_status(red, broker, os.environ.get("SAFECITY_KEY_PREFIX", "safecity:"), list_cameras(session)), None
+        finally:
+            red.close()
+            if broker is not red:
+                broker.close()
+    except Exception as exc:  # page boundary: an unreachable Redis is shown, not raised
+        logger.warning("live status unavailable error=%s", type(exc).__name__)
+        return None, f"живой статус недоступен: {type(exc).__name__}"
+
+
+def db_camera_alerts(session: Session, limit: int = 50) -> list:
+    """Recent raised/cleared camera alerts stored by the live workers (none when absent)."""
+    try:
+        from workers.live_models import recent_alerts
+
+        return list(recent_alerts(session, limit=limit))
+    except ImportError:
+        return []
 
 
 def alerts(session: Session, request: Request, at: dt.datetime) -> list[tuple[str, str]]:
@@ -91,9 +108,11 @@ def alerts(session: Session, request: Request, at: dt.datetime) -> list[tuple[st
         out.append(("warning", "Реестр ТС не настроен: дела нельзя подтвердить"))
     if not settings.evidence_dirs:
         out.append(("warning", "Папки доказательств не настроены (SAFECITY_EVIDENCE_DIRS)"))
-    _, _, broker_error = queue_lengths()
-    if broker_error:
-        out.append(("info", broker_error))
+    report, error = live_status(session)
+    if error:
+        out.append(("info", error))
+    else:
+        out.extend(("error", p) for p in report.problems)
     return out
 
 
@@ -101,7 +120,8 @@ def alerts(session: Session, request: Request, at: dt.datetime) -> list[tuple[st
 def ops_cameras(request: Request):
     with tx(request) as session:
         cams = camera_statuses(session, now(request), request.app.state.settings.camera_stale_minutes)
-    return render(request, "ops_cameras.html", cameras=cams)
+        live, live_error = live_status(session)
+    return render(request, "ops_cameras.html", cameras=cams, live=live, live_error=live_error)
 
 
 @router.get("/ops/cameras/{camera_id}/thumbnail.jpg", name="ops_camera_thumbnail")
@@ -133,17 +153,18 @@ def ops_camera_thumbnail(request: Request, camera_id: str):
 
 @router.get("/ops/workers", name="ops_workers")
 def ops_workers(request: Request):
-    broker, lengths, error = queue_lengths()
     with tx(request) as session:
         runs = list(session.scalars(select(RunRow).order_by(RunRow.created_at.desc()).limit(20)))
-    return render(request, "ops_workers.html", broker=broker, lengths=lengths, error=error, runs=runs)
+        live, error = live_status(session)
+    return render(request, "ops_workers.html", live=live, error=error, runs=runs)
 
 
 @router.get("/ops/alerts", name="ops_alerts")
 def ops_alerts(request: Request):
     with tx(request) as session:
         items = alerts(session, request, now(request))
-    return render(request, "ops_alerts.html", alerts=items)
+        stored = db_camera_alerts(session)
+    return render(request, "ops_alerts.html", alerts=items, stored=stored)
 
 
 @router.get("/api/ops/status", name="api_ops_status")
@@ -152,9 +173,10 @@ def api_ops_status(request: Request):
     with tx(request) as session:
         cams = camera_statuses(session, at, request.app.state.settings.camera_stale_minutes)
         items = alerts(session, request, at)
-    broker, lengths, error = queue_lengths()
+        live, error = live_status(session)
     return {
         "cameras": [{"id": c.id, "last_run_at": c.last_run_at.isoformat() if c.last_run_at else None, "fps": c.last_run_fps,
                      "violations_24h": c.violations_24h, "stale": c.stale} for c in cams],
-        "queues": lengths, "broker_error": error, "alerts": [{"severity": s, "text": t} for s, t in items],
+        "live": live.to_doc() if live else None, "live_error": error,
+        "alerts": [{"severity": s, "text": t} for s, t in items],
     }

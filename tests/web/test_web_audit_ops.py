@@ -99,33 +99,48 @@ def test_operator_sees_cameras_thumbnails_and_alerts(client, seeded):
     assert {c["id"] for c in status["cameras"]} == {"cam-a", "cam-b"} and all(c["stale"] for c in status["cameras"])
 
 
-def test_operator_workers_page_without_a_broker_says_so(client, monkeypatch):
-    """No broker configured: the page says so instead of failing."""
-    monkeypatch.delenv("SAFECITY_REDIS_URL", raising=False)
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+def test_operator_pages_without_redis_say_so(client, monkeypatch):
+    """No coordination Redis configured: the pages say so instead of failing."""
+    for name in ("SAFECITY_REDIS_URL", "SAFECITY_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
     login(client, "operator")
-    r = client.get("/ops/workers")
-    assert r.status_code == 200 and "не настроен" in r.text
+    for path in ("/ops/workers", "/ops/cameras"):
+        r = client.get(path)
+        assert r.status_code == 200 and "не настроен" in r.text
+    assert client.get("/api/ops/status").json()["live"] is None
 
 
-def test_operator_workers_page_shows_redis_queue_lengths(client, monkeypatch):
-    """With the real Redis as broker, the list-key lengths (Celery queues) are shown."""
+def test_operator_sees_live_status_from_the_real_redis(client, seeded, monkeypatch, tmp_path):
+    """With the real Redis: queue depths from workers.status, a registered live camera that no
+    worker holds, and that problem among the alerts."""
     redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/14"
+    from workers.live_models import add_camera
+
+    url = "redis://127.0.0.1:6379/13"
     r = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         r.ping()
     except Exception as exc:  # no server: nothing to test against
         pytest.skip(f"Redis not reachable at {url}: {type(exc).__name__}")
-    r.delete("web-test-queue")
-    r.rpush("web-test-queue", "a", "b", "c")
+    prefix = f"webtest-{tmp_path.name}:"
     monkeypatch.setenv("SAFECITY_REDIS_URL", url)
+    monkeypatch.delenv("SAFECITY_BROKER_URL", raising=False)
+    monkeypatch.setenv("SAFECITY_KEY_PREFIX", prefix)
+    config = tmp_path / "camera.yaml"
+    config.write_text("id: live-1\n")
+    with seeded.sessions.begin() as s:
+        add_camera(s, "live-1", "rtsp://10.0.0.5/stream", str(config))
+    r.delete("detect.cpu")
+    r.rpush("detect.cpu", "a", "b", "c")
     try:
         login(client, "operator")
-        page = client.get("/ops/workers").text
-        assert "web-test-queue</td><td>3</td>" in page
+        assert "detect.cpu</td><td>3</td>" in client.get("/ops/workers").text
+        cams = client.get("/ops/cameras").text
+        assert 'data-testid="live-cameras"' in cams and "live-1" in cams and "unowned" in cams
+        assert "live-1: enabled but no worker holds it" in client.get("/ops/alerts").text
+        assert client.get("/api/ops/status").json()["live"]["queues"]["detect.cpu"] == 3
     finally:
-        r.delete("web-test-queue")
+        r.delete("detect.cpu")
         r.close()
 
 
