@@ -75,6 +75,13 @@ def worker_cmd(
     chosen = pool or pool_for(device, concurrency)
     if threads is None and device == "cpu":
         threads = max(1, (os.cpu_count() or 1) // concurrency)
+    from exchange.home import init_home
+
+    try:
+        # Keys and roster before the pool forks: processes must not race to create them.
+        init_home()
+    except SafeCityError as exc:
+        _fail(exc)
     app = create_app(settings, device=device, threads=threads)
     node = name or f"safecity-{device.replace(':', '')}-{os.getpid()}@%h"
     argv = [

@@ -31,13 +31,16 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
 
     state: dict[str, object] = {}
 
-    def context() -> WorkerContext:
+    def context(node: str | None = None) -> WorkerContext:
         # One context per process: a forked pool child must not reuse its parent's
         # database connections or onnxruntime session.
         if state.get("pid") != os.getpid():
             state["ctx"] = WorkerContext(settings, device=device, threads=threads)
             state["pid"] = os.getpid()
-        return state["ctx"]  # type: ignore[return-value]
+        ctx: WorkerContext = state["ctx"]  # type: ignore[assignment]
+        if node:  # the Celery node name (what operators see in Flower and `celery inspect`)
+            ctx.name = f"{node}:{os.getpid()}"
+        return ctx
 
     app.safecity_context = context
 
@@ -45,7 +48,7 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
               max_retries=settings.max_retries)
     def process_segment(self, segment_id: str) -> dict:
         """Detect, track and apply the rules to one segment of a job; store its violations."""
-        ctx = context()
+        ctx = context(self.request.hostname)
         try:
             outcome = run_segment(ctx, segment_id)
         except TransientError as exc:

@@ -149,13 +149,13 @@ def shared_clip() -> tuple[Path, tuple]:
     return clip, tuple(reference_violations(clip, base / "reference-evidence"))
 
 
-def plan_windows(clip: Path):
-    """The segment windows a job over the clip gets with PLAN."""
+def plan_windows(clip: Path, segment_s: float = PLAN["segment_s"]):
+    """The segment windows a job over the clip gets with PLAN (and ``segment_s``)."""
     from pipeline.video import probe_video
     from workers.segments import SegmentPlan, SegmentWindow, plan_cores
 
     import datetime as dt
 
     info = probe_video(clip / "scene.mp4", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
-    plan = SegmentPlan.from_seconds(info.fps, PLAN["segment_s"], PLAN["warmup_s"], PLAN["min_tail_s"], 300.0, PLAN["quiet_s"])
+    plan = SegmentPlan.from_seconds(info.fps, segment_s, PLAN["warmup_s"], PLAN["min_tail_s"], 300.0, PLAN["quiet_s"])
     return [SegmentWindow(i, a, b, plan, info.frame_count) for i, (a, b) in enumerate(plan_cores(info.frame_count, plan.segment_frames))]
