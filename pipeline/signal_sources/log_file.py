@@ -56,7 +56,7 @@ class LogFileSignalSource(FeedSignalSource):
     def from_file(
         cls, path: Path, origin_utc: dt.datetime, history: PhaseHistory | None = None, clock_offset_s: float = 0.0
     ) -> "LogFileSignalSource":
-        history = history or PhaseHistory()
+        history = history if history is not None else PhaseHistory()
         events = read_events(path)
         for event in events:
             history.add(event)

@@ -154,8 +154,8 @@ def test_log_file_source(tmp_path):
     assert isinstance(src, LogFileSignalSource)
     ph = src.state_at(11.0)
     assert (ph.state, ph.start_s, ph.end_s, ph.source) == ("amber", 10.0, 13.0, "log_file")
-    assert src.state_at(20.0).state == "red"
-    assert src.state_at(30.0).state == "unknown"
+    assert src.state_at(26.0).state == "red"  # 16 s + the configured 11 s of trust
+    assert src.state_at(28.0).state == "unknown"
     shifted = build_signal_source(signal_cfg("log_file", path=str(log), max_silence_s=11, clock_offset_s=2.0), ORIGIN)
     assert shifted.state_at(11.0).state == "red"  # camera 11 s = controller 13 s
 
