@@ -261,14 +261,14 @@ _FAST = Scenario(
 # L1 is a bus lane, reserved 07:00-10:00 and 17:00-20:00 local time; 08:30 local here. Green all along.
 _BUS_LANE = Scenario(
     name="bus-lane",
-    description="day, 8 s, bus lane reserved (08:30 local): a bus and a motorcycle-free bus lane, two cars "
-    "and a truck driving along it, lawful traffic beside it",
+    description="day, 8 s, bus lane reserved (08:30 local): a bus in the bus lane, a car and a truck driving "
+    "along it, lawful traffic beside it",
     lighting="day",
     duration_s=8.0,
     signal=standard_plan(offset_s=0.0),
     vehicles=(
         VehicleSpec("bus in the bus lane", "bus", "L1", speed_kmh=(38, 44), t_ref_s=(3.0, 3.4)),
-        VehicleSpec("car in the bus lane", "car", "L1", speed_kmh=(46, 52), t_ref_s=(0.6, 1.0)),
+        VehicleSpec("car in the bus lane", "car", "L1", speed_kmh=(46, 52), t_ref_s=(1.9, 2.2)),
         VehicleSpec("truck in the bus lane", "truck", "L1", speed_kmh=(38, 44), t_ref_s=(6.6, 7.0)),
         VehicleSpec("lawful beside it", "car", "L2", speed_kmh=(48, 55), t_ref_s=(1.6, 2.0)),
         VehicleSpec("lawful beside it", "car", "L2", speed_kmh=(48, 55), t_ref_s=(5.0, 5.4)),

@@ -12,12 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_full_suite_is_valid_and_covers_the_catalogue():
-    """The committed suite names only known scenarios and covers every one of them."""
+    """The committed suite names only known scenarios and covers every one of them (dusk aside)."""
     from scenes.scenarios import SCENARIOS
 
     suite = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
     assert suite.name == "full"
-    assert {s for s, _ in suite.pairs()} == set(SCENARIOS)
+    assert {s for s, _ in suite.pairs()} == set(SCENARIOS) - {"dusk"}
     assert len(suite.pairs()) == len(set(suite.pairs()))
 
 
