@@ -271,7 +271,7 @@ def case_notice_pdf(request: Request, violation_id: str):
         if record is None:
             raise HTTPException(404, f"нет постановления по делу {violation_id!r}")
         try:
-            data = service.notice_pdf(session, record.id)
+            data = service.notice_pdf(session, record.id, home=request.app.state.home)
         except Exception as exc:  # request boundary: a missing or altered PDF is reported, never served
             logger.error("notice pdf unavailable notice=%s error=%s", record.id, type(exc).__name__)
             raise HTTPException(409, f"PDF постановления {record.number} недоступен или изменён: {exc}") from None

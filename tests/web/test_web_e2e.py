@@ -7,6 +7,7 @@ Skipped with the reason when /usr/bin/chromium or the playwright package is miss
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -112,6 +113,10 @@ def test_1_reviewer_confirms_a_case_with_the_keyboard(page_as, site):
     playwright_api.expect(page.get_by_test_id("flash-ok")).to_contain_text("подтверждено")
     page.goto(f"{site.url}/cases/{site.ids['confirm']}")
     playwright_api.expect(page.get_by_test_id("case-state")).to_have_text(re.compile("подтверждено|постановление выдано"))
+    if importlib.util.find_spec("notices") is not None:  # the notice is issued on confirmation
+        playwright_api.expect(page.get_by_test_id("notice")).to_be_visible()
+        pdf = page.context.request.get(site.url + page.get_by_test_id("notice-pdf").get_attribute("href"))
+        assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
 
 
 def test_2_reviewer_rejects_a_case_with_a_reason(page_as, site):
