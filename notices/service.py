@@ -203,6 +203,9 @@ def issue_notice(
         raise NoticeError(f"violation {violation_id!r}: not found")
     cfg, home_dir = _settings(settings, home)
     lock_log(session)  # serialises notice numbers with the log appends on PostgreSQL
+    existing = session.get(NoticeRow, nid)  # issued by a concurrent call while we waited for the lock
+    if existing is not None:
+        return NoticeRecord.from_row(existing)
     state = case_state(session, violation_id)
     if state != "confirmed":
         raise NoticeError(f"violation {violation_id}: case is {state or 'not in the exchange log'}; a notice needs a confirmed decision")

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from notices.deliver import backoff_s, deliver_due, requeue
 from notices.delivery import OutgoingNotice, create_adapter
@@ -58,7 +58,7 @@ class FaultyPortal:
             if fault == "500":
                 return PlainTextResponse("internal error", status_code=500)
             if fault == "malformed":
-                response = await call_next(request)  # the portal DID store it; the answer is garbled
+                await call_next(request)  # the portal DID store it; the answer is garbled
                 return PlainTextResponse("<html>gateway</html>", status_code=200)
             if fault == "slow":
                 await asyncio.sleep(self.sleep_s)

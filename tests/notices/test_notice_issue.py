@@ -265,9 +265,17 @@ def test_concurrent_issues_get_distinct_numbers(tmp_path, db_url):
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(v,)) for v in (case.violation_id, "v" + "4" * 31)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    def run(vids):
+        threads = [threading.Thread(target=worker, args=(v,)) for v in vids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+
+    run((case.violation_id, "v" + "4" * 31))
     assert errors == [] and sorted(out) == ["2026-0000001", "2026-0000002"]
+    # the same violation twice at once: one notice, both callers get it
+    add_violation(case.sessions, case.home, case.evidence_root, vid="v" + "5" * 31, vtype="wrong_way", speed=None, limit=None)
+    out.clear()
+    run(("v" + "5" * 31, "v" + "5" * 31))
+    assert errors == [] and out == ["2026-0000003", "2026-0000003"]
