@@ -51,7 +51,13 @@ class LiveSettings(BaseModel):
     max_cameras: int = Field(4, ge=1, le=256, description="cameras this worker holds at most")
     lease_ttl_s: float = Field(10.0, ge=0.3, le=600, description="a dead worker's cameras are free after this long, seconds")
     scan_interval_s: float = Field(2.0, gt=0, description="lease renewal and registry scan period, seconds")
-    chunk_s: float = Field(10.0, ge=1, le=600, description="length of the recorded chunks the pipeline processes, seconds")
+    chunk_s: float = Field(30.0, ge=1, le=600, description="core length of the recorded chunks the pipeline processes, seconds")
+    # Chunks overlap like file segments (workers/segments.py): warm-up before the core, a tail
+    # after it to follow the core's vehicles out of view; each vehicle is counted by one chunk.
+    warmup_s: float = Field(3.0, ge=0, description="recorded before a chunk's core, seconds")
+    min_tail_s: float = Field(2.0, ge=0, description="decoded after the core at least, seconds")
+    max_tail_s: float = Field(30.0, gt=0, description="recorded after the core to finish its vehicles' tracks (adds to the lag), seconds")
+    quiet_s: float = Field(2.0, gt=0, description="a track unseen this long has left the view, seconds")
     spool_dir: Path
     out_dir: Path = Field(description="evidence root: <out_dir>/evidence/<violation id>/")
     pipeline: bool = Field(True, description="False: read and watch the streams only (no detection)")
@@ -72,6 +78,10 @@ class LiveSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "LiveSettings":
         check_worker_id(self.worker_id)
+        if self.warmup_s >= self.chunk_s:
+            raise ValueError(f"warmup_s ({self.warmup_s}) must be under chunk_s ({self.chunk_s})")
+        if self.max_tail_s < self.min_tail_s:
+            raise ValueError(f"max_tail_s ({self.max_tail_s}) must be >= min_tail_s ({self.min_tail_s})")
         if self.scan_interval_s * 2 >= self.lease_ttl_s:
             raise ValueError(
                 f"scan_interval_s ({self.scan_interval_s}) must be under half of lease_ttl_s ({self.lease_ttl_s}): "

@@ -3,9 +3,10 @@
 Two threads per camera so a slow detector never stalls the network read:
 
 - the reader pulls frames (``workers/streams.py``), feeds ``StreamHealth`` (alerts), publishes
-  the camera's status to Redis and writes the frames into chunk files of ``chunk_s`` seconds
-  (H.264, in the spool folder);
+  the camera's status to Redis and writes the frames into overlapping chunk files (H.264, in
+  the spool folder): ``chunk_s`` of core plus warm-up before and a tail after it;
 - the processor runs the file pipeline (``pipeline.run.process_video``) on each finished chunk
+  as a segment (it owns the vehicles born in its core, so a vehicle at a seam is counted once)
   with the camera config's ``start_time_utc`` set to the chunk's first frame, checks that the
   lease is still this worker's (fencing) and stores the result with
   ``safecity.composition.store_result`` (violations + signed exchange-log entries, one
@@ -41,60 +42,100 @@ STATUS_EVERY_S = 1.0
 
 @dataclass(frozen=True)
 class Chunk:
-    """A recorded piece of a stream, ready for the pipeline."""
+    """A recorded piece of a stream, ready for the pipeline.
+
+    The file holds ``warm-up + core + tail`` frames; the pipeline processes it as a segment
+    (``workers.segments.SegmentWindow``) whose core is ``[core_start, core_end)`` in the file's
+    frame numbering: it owns the vehicles born in its core, and the tail lets it follow them out
+    of view. Consecutive chunks' cores tile the connection's frames, so each vehicle is counted
+    by exactly one chunk, seams included.
+    """
 
     path: Path
-    start_utc: dt.datetime
+    start_utc: dt.datetime  # arrival time of the file's first frame
     frames: int
     fps: float
     token: int
+    seq: int  # chunk number within the connection
+    core_start: int
+    core_end: int
+    plan: object  # workers.segments.SegmentPlan (frames)
+
+
+class _OpenChunk:
+    def __init__(self, writer, path: Path, start_utc: dt.datetime, seq: int, core_start: int, core_end: int, end: int) -> None:
+        self.writer, self.path, self.start_utc, self.seq = writer, path, start_utc, seq
+        self.core_start, self.core_end, self.end = core_start, core_end, end  # file frame numbers
+        self.frames = 0
 
 
 class ChunkRecorder:
-    """Writes frames into consecutive H.264 chunk files of about ``chunk_s`` seconds."""
+    """Writes a stream into overlapping H.264 chunk files (warm-up + core + tail frames).
 
-    def __init__(self, folder: Path, camera_id: str, token: int, chunk_s: float) -> None:
+    Chunk ``k`` of a connection has the core frames ``[k*C, (k+1)*C)`` and its file spans
+    ``[k*C - W, (k+1)*C + T)`` (C, W, T: core, warm-up and tail lengths in frames), so up to two
+    files are open at a time. A new connection (reconnect) or frame size starts over at k = 0.
+    """
+
+    def __init__(self, folder: Path, camera_id: str, token: int, settings) -> None:
         self.folder = folder
         self.camera_id = camera_id
         self.token = token
-        self.chunk_s = chunk_s
-        self._writer = None
-        self._path: Path | None = None
-        self._start_utc: dt.datetime | None = None
-        self._start_arrival = 0.0
-        self._frames = 0
+        self.s = settings  # chunk_s, warmup_s, min_tail_s, max_tail_s, quiet_s
+        self.plan = None  # workers.segments.SegmentPlan in frames, per connection (its fps)
+        self._open: list[_OpenChunk] = []
+        self._n = 0  # frames of this connection
         self._fps = 0.0
         self._size: tuple[int, int] | None = None
         self._connection = -1
 
-    def add(self, frame, fps: float) -> Chunk | None:
-        """Write one frame; returns the chunk it closed, if this frame started a new one."""
-        from pipeline.encode import H264Writer
-
+    def add(self, frame, fps: float) -> list[Chunk]:
+        """Write one frame; returns the chunks this frame completed."""
         size = (frame.image.shape[1], frame.image.shape[0])
-        done = None
-        if self._writer is not None and (
-            frame.arrival_s - self._start_arrival >= self.chunk_s or frame.connection != self._connection or size != self._size
-        ):
-            done = self.close()
-        if self._writer is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            stamp = frame.utc.strftime("%Y%m%dT%H%M%S.%f")[:-3]
-            self._path = self.folder / f"{self.camera_id}-{stamp}Z-t{self.token}.mp4"
-            self._writer = H264Writer(self._path, fps, size)
-            self._start_utc, self._start_arrival, self._frames = frame.utc, frame.arrival_s, 0
-            self._fps, self._size, self._connection = fps, size, frame.connection
-        self._writer.write(frame.image)
-        self._frames += 1
+        done: list[Chunk] = []
+        if frame.connection != self._connection or size != self._size:
+            from workers.segments import SegmentPlan
+
+            done += self.close()
+            self._n, self._fps, self._size, self._connection = 0, fps, size, frame.connection
+            s = self.s
+            self.plan = SegmentPlan.from_seconds(fps, s.chunk_s, s.warmup_s, s.min_tail_s, s.max_tail_s, s.quiet_s)
+        c, w, t = self.plan.segment_frames, self.plan.warmup_frames, self.plan.max_tail_frames
+        n = self._n
+        k = (n + w) // c  # the chunk whose file starts here (its warm-up begins W before its core)
+        if (n + w) % c == 0 or n == 0:
+            if n == 0:
+                k = 0
+            if not any(o.seq == k for o in self._open):
+                self._open.append(self._start(frame, k, n, c, w, t))
+        for o in self._open:
+            o.writer.write(frame.image)
+            o.frames += 1
+        self._n += 1
+        for o in [o for o in self._open if o.frames >= o.end]:
+            self._open.remove(o)
+            done.append(self._finish(o))
         return done
 
-    def close(self) -> Chunk | None:
-        if self._writer is None:
-            return None
-        self._writer.close()
-        chunk = Chunk(self._path, self._start_utc, self._frames, self._fps, self.token)
-        self._writer = None
-        return chunk
+    def _start(self, frame, k: int, n: int, c: int, w: int, t: int) -> _OpenChunk:
+        from pipeline.encode import H264Writer
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = frame.utc.strftime("%Y%m%dT%H%M%S.%f")[:-3]
+        path = self.folder / f"{self.camera_id}-{stamp}Z-t{self.token}-c{self._connection}-k{k}.mp4"
+        first = n  # connection frame number of the file's first frame
+        core_start = k * c - first
+        return _OpenChunk(H264Writer(path, self._fps, self._size), path, frame.utc, k, core_start, core_start + c, core_start + c + t)
+
+    def _finish(self, o: _OpenChunk) -> Chunk:
+        o.writer.close()
+        return Chunk(o.path, o.start_utc, o.frames, self._fps, self.token, o.seq, o.core_start, min(o.core_end, o.frames), self.plan)
+
+    def close(self) -> list[Chunk]:
+        """Close every open file (end of connection or of the runner)."""
+        done = [self._finish(o) for o in self._open]
+        self._open = []
+        return done
 
 
 class CameraRunner:
@@ -164,8 +205,7 @@ class CameraRunner:
         elif name == "disconnected":
             # The chunk ends with the connection: its frames go to the pipeline now, not
             # whenever the camera comes back.
-            done = self.recorder.close() if self.recorder is not None else None
-            if done is not None:
+            for done in self.recorder.close() if self.recorder is not None else []:
                 self._enqueue(done)
             self.status["state"] = "reconnecting"
             self.status["last_error"] = details.get("error")
@@ -177,7 +217,7 @@ class CameraRunner:
         self._publish_status()
 
     def _read_loop(self) -> None:
-        self.recorder = recorder = ChunkRecorder(Path(self.s.spool_dir) / self.camera.id, self.camera.id, self.lease.token, self.s.chunk_s)
+        self.recorder = recorder = ChunkRecorder(Path(self.s.spool_dir) / self.camera.id, self.camera.id, self.lease.token, self.s)
         last_status = 0.0
         try:
             for f in self.reader.frames():
@@ -190,8 +230,7 @@ class CameraRunner:
                 for event in self.health.observe(f.pts_s, f.arrival_s, thumbnail(f.image)):
                     self._emit(event)
                 if self.s.pipeline:
-                    done = recorder.add(f, self.health.nominal_fps or 25.0)
-                    if done is not None:
+                    for done in recorder.add(f, self.health.nominal_fps or 25.0):
                         self._enqueue(done)
                 if f.arrival_s - last_status >= STATUS_EVERY_S:
                     last_status = f.arrival_s
@@ -202,8 +241,7 @@ class CameraRunner:
         except Exception:
             log.exception("camera reader failed camera_id=%s", self.camera.id)
         finally:
-            done = recorder.close()
-            if done is not None:
+            for done in recorder.close():
                 self._enqueue(done)
             self.chunks.put(None)
             self.status["state"] = "stopped"
@@ -264,10 +302,20 @@ class CameraRunner:
         from pipeline.run import process_video
         from safecity.composition import store_result
 
+        from workers.segments import SegmentWindow
+
         cam = self.camera.id
+        if chunk.core_end <= chunk.core_start:
+            # The connection ended inside this file's warm-up: all its frames are in the
+            # previous chunk's tail too, which owns them.
+            log.info("chunk without core frames removed camera_id=%s chunk=%s frames=%d", cam, chunk.path.name, chunk.frames)
+            chunk.path.unlink()
+            return
         try:
             cfg = config.model_copy(update={"start_time_utc": chunk.start_utc})
-            result = process_video(chunk.path, cfg, config_sha, detector, model_name, Path(self.s.out_dir) / "evidence", options, plate_reader=plate_reader)
+            segment = SegmentWindow(chunk.seq, chunk.core_start, chunk.core_end, chunk.plan, frame_count=chunk.frames)
+            result = process_video(chunk.path, cfg, config_sha, detector, model_name, Path(self.s.out_dir) / "evidence", options,
+                                   plate_reader=plate_reader, segment=segment)
             # Fencing: a worker whose lease has passed to another must not store.
             if not self.leases.is_current(self.lease):
                 log.warning("chunk not stored, lease lost camera_id=%s token=%d chunk=%s", cam, self.lease.token, chunk.path.name)
@@ -280,7 +328,7 @@ class CameraRunner:
             self.metrics.chunk_errors.labels(cam).inc()
             self._emit(HealthEvent("processing_error", "raised", f"chunk {chunk.path.name} failed: {exc}", {"chunk": chunk.path.name}))
             return
-        end_utc = chunk.start_utc + dt.timedelta(seconds=result.frames / chunk.fps)
+        end_utc = chunk.start_utc + dt.timedelta(seconds=chunk.frames / chunk.fps)
         lag = (dt.datetime.now(dt.timezone.utc) - end_utc).total_seconds()
         self.metrics.frames_processed.labels(cam).inc(result.frames)
         self.metrics.processing_fps.labels(cam).set(result.fps)

@@ -217,7 +217,8 @@ def live_cmd(
     max_cameras: Annotated[int, typer.Option("--max-cameras", min=1, help="cameras held at most")] = 4,
     lease_ttl_s: Annotated[float, typer.Option("--lease-ttl-s", help="lease lifetime; bounds failover time")] = 10.0,
     scan_interval_s: Annotated[float, typer.Option("--scan-interval-s", help="renew/scan period (under half the TTL)")] = 2.0,
-    chunk_s: Annotated[float, typer.Option("--chunk-s", help="seconds per processed chunk")] = 10.0,
+    chunk_s: Annotated[float, typer.Option("--chunk-s", help="core seconds per processed chunk")] = 30.0,
+    max_tail_s: Annotated[float, typer.Option("--max-tail-s", help="seconds recorded after a chunk's core to follow its vehicles out of view")] = 30.0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="evidence and spool root (default: <home>/live)")] = None,
     pipeline: Annotated[bool, typer.Option("--pipeline/--watch-only", help="run detection and rules, or only read and watch the streams")] = True,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10)] = 1,
@@ -235,7 +236,7 @@ def live_cmd(
     try:
         settings = LiveSettings(
             redis_url=redis_url or default_redis_url(), db_url=_db_url(db), key_prefix=prefix, worker_id=worker_id or default_worker_id(), pool=pool,
-            max_cameras=max_cameras, lease_ttl_s=lease_ttl_s, scan_interval_s=scan_interval_s, chunk_s=chunk_s,
+            max_cameras=max_cameras, lease_ttl_s=lease_ttl_s, scan_interval_s=scan_interval_s, chunk_s=chunk_s, max_tail_s=max_tail_s,
             spool_dir=root / "spool", out_dir=root, pipeline=pipeline, detect_every=detect_every, plates=plates,
             keep_chunks=keep_chunks, metrics_port=metrics_port, rtsp_transport=rtsp_transport,
         )
