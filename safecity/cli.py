@@ -229,6 +229,7 @@ def _mount_subcommands() -> None:
     from plates.cli import eval_plates_cmd, plates_cmd
     from store.cli import db_app
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
+    from workers.ops_cli import cameras_app, live_cmd, status_cmd
     from workers.cli import job_cmd, submit_cmd, worker_bench_cmd, worker_cmd
     from web.cli import serve_command, users_app
 
@@ -245,6 +246,9 @@ def _mount_subcommands() -> None:
     app.add_typer(notices_app, name="notices")
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(db_app, name="db")
+    app.add_typer(cameras_app, name="cameras")
+    app.command("status")(status_cmd)
+    app.command("live")(live_cmd)
     app.command("worker")(worker_cmd)
     app.command("submit")(submit_cmd)
     app.command("job")(job_cmd)
