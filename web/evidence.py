@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".mp4": "video/mp4", ".json": "application/json"}
 #: Evidence kinds written by the pipeline (docs/results.md).
-KINDS = ("clip", "frame_before", "frame_at", "frame_after", "vehicle_crop", "plate_crop", "metadata")
+KINDS = ("clip", "frame_before", "frame_at", "frame_after", "vehicle_crop", "plate_crop", "metadata", "manifest")
 
 
 class EvidenceIntegrityError(Exception):

@@ -372,7 +372,7 @@ def correct_plate(session: Session, home: Home, registry: Registry, violation_id
         LookupError: unknown violation. ReviewError: decided case, or text with no plate in it.
     """
     v = get_violation(session, violation_id)
-    state = _require_state(session, v.id, OPEN_STATES, "исправить номер")
+    _require_state(session, v.id, OPEN_STATES, "исправить номер")
     try:
         new = canonical_plate(text or "")
     except ValueError as exc:

@@ -53,6 +53,15 @@ def test_opening_a_case_logs_the_missing_steps_and_the_registry_access(client, s
     assert page.status_code == 200 and REGISTERED in page.text and "ожидает проверки" in page.text
 
 
+def test_case_page_shows_the_signal_phase_and_why_a_person_must_decide(client, seeded):
+    """The evidence metadata's signal phase interval and a not-finable reason are on the page."""
+    _reviewer(client)
+    page = client.get(f"/cases/{seeded.ids['unregistered']}").text
+    assert 'data-testid="signal-phase"' in page and "2026-11-20T08:02:57.000" in page
+    assert 'data-testid="not-finable"' in page and "vision and controller disagree" in page
+    assert 'data-testid="not-finable"' not in client.get(f"/cases/{seeded.ids['confirm']}").text
+
+
 def test_confirm_signs_a_decision_naming_the_officer(client, seeded):
     """Confirm moves the case to confirmed with a decision envelope from ais_user naming the officer."""
     csrf = _reviewer(client)

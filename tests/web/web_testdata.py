@@ -78,7 +78,11 @@ def make_violation(store: FolderEvidenceStore, spec: Spec) -> Violation:
     files.append(store.put(f"{vid}/plate.jpg", jpeg(spec.plate or "?", (200, 50)), "plate_crop"))
     meta = {"violation_id": vid, "type": spec.vtype, "camera_id": spec.camera, "location": "пр. Чуй / ул. Советская",
             "signal_state": spec.signal, "signal_source": "controller" if spec.signal else None, "calibration_version": "cal-1",
-            "model": "onnx:test", "software_version": "test", "files": [f.__dict__ for f in files]}
+            "model": "onnx:test", "software_version": "test", "files": [f.__dict__ for f in files],
+            "offence_time_utc": t.isoformat(timespec="milliseconds"), "finable": spec.key != "unregistered",
+            "review_reason": "vision and controller disagree" if spec.key == "unregistered" else None,
+            "signal_phase_utc": [(t - dt.timedelta(seconds=3)).isoformat(timespec="milliseconds"),
+                                 (t + dt.timedelta(seconds=20)).isoformat(timespec="milliseconds")] if spec.signal else None}
     files.append(store.put(f"{vid}/metadata.json", json.dumps(meta, ensure_ascii=False).encode(), "metadata"))
     return Violation(
         id=vid, type=spec.vtype, camera_id=spec.camera, track_id=spec.minute, class_name="car", first_frame=10, last_frame=90,
