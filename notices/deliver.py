@@ -123,7 +123,7 @@ def deliver_due(
             logger.exception("delivery adapter crashed notice_id=%s adapter=%s", nid, adapter.name)
             outcome, error = "transient_error", f"{type(exc).__name__}: {exc}"
         with sessions.begin() as s:
-            row = s.get(NoticeRow, nid)
+            row = s.get(NoticeRow, nid, with_for_update=True)  # PostgreSQL: one recorder at a time per notice
             if row is None or row.delivery_status != "pending":
                 continue  # another run finished it meanwhile
             attempt = (s.scalar(select(func.max(DeliveryAttemptRow.attempt)).where(DeliveryAttemptRow.notice_id == nid)) or 0) + 1

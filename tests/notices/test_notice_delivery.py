@@ -226,3 +226,31 @@ def test_adapter_registry_names_the_choices(tmp_path, monkeypatch):
         create_adapter("portal", home_dir=tmp_path)
     monkeypatch.setenv("SAFECITY_PORTAL_API_KEY", "k")
     assert create_adapter("portal", home_dir=tmp_path).base_url == "http://127.0.0.1:8090"
+
+
+@pytest.mark.postgres
+def test_two_delivery_runs_at_once_record_one_delivery(tmp_path, db_url):
+    """Two workers delivering the same due notice at once: both may send (idempotent), one attempt is recorded, no error."""
+    import threading
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two concurrent writers is a PostgreSQL matter (SQLite has one writer)")
+    case, rec = _issued(tmp_path, db_url)
+    start, results, errors = threading.Barrier(2), [], []
+
+    def worker():
+        try:
+            start.wait()
+            results.append(deliver_due(case.sessions, OutboxAdapter(tmp_path / "outbox"), store_dir=case.store_dir, now=NOW))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    row, attempts = _row(case, rec.id)
+    assert row.delivery_status == "delivered" and [a[:2] for a in attempts] == [(1, "delivered")]
+    assert sum(len(r.delivered) for r in results) == 1
