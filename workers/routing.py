@@ -23,6 +23,7 @@ QUEUES: tuple[str, ...] = ("detect.gpu", "detect.cpu", "plates", "registry", "ex
 TASK_QUEUES: dict[str, str] = {
     "safecity.process_segment": "detect.cpu",
     "safecity.exchange_checkpoint": "exchange",
+    "safecity.backup_replicate": "backup",
 }
 
 

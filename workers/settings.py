@@ -11,6 +11,7 @@ SQLite database) and an environment variable for a deployment:
 ``SAFECITY_VISIBILITY_S``      Redis visibility timeout, s (see below)
 ``SAFECITY_SEGMENT_S``         core length of a video segment, s
 ``SAFECITY_WARMUP_S``          frames decoded before a segment's core, s
+``SAFECITY_BACKUP_DB_URL``     the backup centre's replica database (``backup`` queue)
 =============================  ============================================================
 
 The Redis visibility timeout is the time after which a message taken by a worker that neither
@@ -49,6 +50,7 @@ class WorkerSettings(BaseModel):
     max_retries: int = Field(default=8, ge=0, le=100, description="retries of a transient failure before a person is asked")
     retry_backoff_s: float = Field(default=2.0, gt=0, le=600, description="first retry delay, s; doubles per attempt")
     retry_backoff_max_s: float = Field(default=120.0, gt=0, le=3600, description="retry delay cap, s")
+    backup_db_url: str | None = Field(default=None, description="the backup centre's replica database (backup queue)")
     result_expires_s: int = Field(default=24 * 3600, ge=60, description="Celery task results kept in the backend, s")
 
     @model_validator(mode="after")
@@ -93,6 +95,7 @@ _ENV_FIELDS = {
     "WARMUP_S": "warmup_s",
     "MAX_RETRIES": "max_retries",
     "RETRY_BACKOFF_S": "retry_backoff_s",
+    "BACKUP_DB_URL": "backup_db_url",
 }
 
 

@@ -87,12 +87,48 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
         from sqlalchemy import exc as sa_exc
 
         from exchange.home import init_home
-        from exchange.log import checkpoint
+        from exchange.log import checkpoint, log_head
 
-        ctx = context()
+        ctx = context(self.request.hostname)
         try:
             with ctx.sessions().begin() as session:
+                if log_head(session).index == 0:
+                    return {"seq": None, "entry_index": 0, "chain_digest": None}  # nothing logged yet
                 cp = checkpoint(session, init_home(), dt.datetime.now(dt.timezone.utc))
         except (TransientError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise self.retry(exc=exc, countdown=settings.retry_delay_s(self.request.retries))
         return {"seq": cp.seq, "entry_index": cp.entry_index, "chain_digest": cp.chain_digest}
+
+    @app.task(name="safecity.backup_replicate", bind=True, acks_late=True, reject_on_worker_lost=True,
+              max_retries=settings.max_retries)
+    def backup_replicate(self, max_batches: int = 100) -> dict:
+        """Send the exchange log's new entries to the backup centre's replica (``backup_db_url``),
+        batch after batch until nothing is new. Resumes after the last acknowledged batch, so a
+        redelivery sends nothing twice; a refused batch (gap, fork, bad signature) is permanent."""
+        import datetime as dt
+
+        from sqlalchemy import exc as sa_exc
+
+        from exchange.backup import BackupReplica, replicate
+        from exchange.home import init_home
+
+        if not settings.backup_db_url:
+            raise PermanentError("backup_replicate: no backup database configured (SAFECITY_BACKUP_DB_URL)")
+        ctx = context(self.request.hostname)
+        home = init_home()
+        batches = 0
+        try:
+            replica = BackupReplica(settings.backup_db_url, home.roster)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise self.retry(exc=exc, countdown=settings.retry_delay_s(self.request.retries))
+        try:
+            while batches < max_batches:
+                with ctx.sessions().begin() as session:
+                    if replicate(session, home, replica, dt.datetime.now(dt.timezone.utc)) is None:
+                        break
+                batches += 1
+        except (TransientError, sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise self.retry(exc=exc, countdown=settings.retry_delay_s(self.request.retries))
+        finally:
+            replica.close()
+        return {"batches": batches}

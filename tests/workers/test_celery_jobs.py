@@ -121,3 +121,37 @@ def test_submit_refuses_unreadable_video(tmp_path):
     ctx = _ctx(f"sqlite:///{tmp_path / 'jobs.sqlite'}", tmp_path, BROKER)
     with pytest.raises(InputError, match="cut.mp4"):
         submit_job(ctx, SubmitRequest(cut, clip / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
+
+
+def test_exchange_and_backup_tasks(tmp_path, broker):
+    """The exchange and backup tasks, run in this process on a real database: a signed checkpoint,
+    then the whole log replicated to the backup replica with no problem; a second run sends nothing."""
+    from exchange.backup import BackupReplica, backup_problems
+    from exchange.home import init_home
+    from workers.app import create_app
+    from workers.settings import load_settings
+
+    settings = load_settings(env={}, broker_url=broker, db_url=f"sqlite:///{tmp_path / 'primary.sqlite'}",
+                             backup_db_url=f"sqlite:///{tmp_path / 'backup.sqlite'}")
+    app = create_app(settings)
+    assert app.amqp.router.route({}, "safecity.backup_replicate")["queue"].name == "backup"
+    assert app.amqp.router.route({}, "safecity.exchange_checkpoint")["queue"].name == "exchange"
+    assert app.tasks["safecity.exchange_checkpoint"].apply().get()["seq"] is None  # empty log: nothing to sign
+    import datetime as dt
+
+    from exchange.flow import CandidateManifest, record_candidates
+
+    with app.safecity_context().sessions().begin() as session:
+        record_candidates(session, init_home(), "cam-1", "run-1",
+                          [CandidateManifest("v-1", "speeding", "cam-1", "2026-11-20T08:00:00+00:00", (("v-1/at.jpg", "0" * 64),))],
+                          dt.datetime.now(dt.timezone.utc))
+    cp = app.tasks["safecity.exchange_checkpoint"].apply().get()
+    assert cp["seq"] == 1 and cp["entry_index"] == 2  # the candidate and the owner's receipt
+    assert app.tasks["safecity.backup_replicate"].apply().get()["batches"] >= 1
+    assert app.tasks["safecity.backup_replicate"].apply().get()["batches"] == 0
+    replica = BackupReplica(settings.backup_db_url, init_home().roster)
+    try:
+        with app.safecity_context().sessions().begin() as session:
+            assert backup_problems(session, replica) == []
+    finally:
+        replica.close()
