@@ -161,6 +161,7 @@ def status_cmd(
     redis_url: RedisOpt = None,
     broker_url: Annotated[Optional[str], typer.Option("--broker-url", help="Celery broker Redis for queue depths (default: $SAFECITY_BROKER_URL, else the coordination Redis)")] = None,
     prefix: PrefixOpt = "safecity:",
+    celery: Annotated[bool, typer.Option("--celery/--no-celery", help="also ping the Celery workers on the broker (waits 1 s)")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="machine-readable JSON")] = False,
 ) -> None:
     """Workers alive, queue depths, per-camera fps, lag, last frame and alerts.
@@ -179,6 +180,15 @@ def status_cmd(
     finally:
         engine.dispose()
     report = gather_status(red, broker, prefix, cams)
+    if celery:
+        from workers.live import default_redis_url
+        from workers.status import celery_workers
+
+        broker_address = broker_url or os.environ.get("SAFECITY_BROKER_URL") or redis_url or default_redis_url()
+        try:
+            report.workers.update(celery_workers(broker_address))
+        except Exception as exc:  # the broker answered PING above; a failed broadcast is reported, not fatal
+            report.problems.append(f"celery workers not inspected: {type(exc).__name__}: {exc}")
     if json_out:
         print(json.dumps(report.to_doc(), indent=2, ensure_ascii=False))
     else:
@@ -192,9 +202,10 @@ def _fmt(v, spec: str = "") -> str:
 
 
 def _print_status(report) -> None:
-    t = Table("worker", "host", "pid", "pool", "cameras", title="workers")
+    t = Table("worker", "kind", "host", "pid", "pool / queues", "cameras", title="workers")
     for wid, info in sorted(report.workers.items()):
-        t.add_row(wid, str(info.get("host", "")), str(info.get("pid", "")), str(info.get("pool", "")), ", ".join(info.get("cameras", [])))
+        where = info.get("pool") or ", ".join(info.get("queues", []))
+        t.add_row(wid, str(info.get("kind", "")), str(info.get("host", "")), str(info.get("pid", "")), where, ", ".join(info.get("cameras", [])))
     out.print(t)
     out.print("queues: " + ", ".join(f"{q}={n}" for q, n in report.queues.items()), highlight=False)
     t = Table("camera", "state", "worker", "in fps", "proc fps", "lag s", "last frame (UTC)", "age s", "reconnects", "alerts", title="cameras")

@@ -72,6 +72,25 @@ def queue_depths(broker_redis) -> dict[str, int]:
     return {q: int(sum(counts[i * n:(i + 1) * n])) for i, q in enumerate(QUEUES)}
 
 
+def celery_workers(broker_url: str, timeout_s: float = 1.0) -> dict[str, dict]:
+    """Celery workers answering a broadcast ping, with the queues each consumes.
+
+    Celery workers keep no heartbeat key; they answer ``inspect`` on the broker (the same
+    control channel Flower uses). Waits ``timeout_s`` for the replies.
+    """
+    from celery import Celery
+
+    app = Celery("safecity-status", broker=broker_url, set_as_current=False)
+    try:
+        replies = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    finally:
+        app.close()
+    return {
+        name: {"kind": "celery", "queues": sorted(q["name"] for q in queues), "host": name.split("@", 1)[-1]}
+        for name, queues in replies.items()
+    }
+
+
 def gather_status(redis, broker_redis, prefix: str, cameras: list, now: float | None = None, alert_limit: int = 20) -> StatusReport:
     """Build the report.
 

@@ -144,3 +144,32 @@ def test_status_shows_workers_cameras_and_alerts(tmp_path):
     finally:
         server.stop()
         delete_prefix(client, prefix)
+
+
+def test_status_lists_a_running_celery_worker(tmp_path):
+    """A real `safecity worker` process answers the status ping with its name and queues."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("celery")
+    client = redis_client()
+    prefix = private_prefix()
+    broker = REDIS_URL.rsplit("/", 1)[0] + "/12"  # a database of its own: this worker must take no one else's tasks
+    db_url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    cmd = [sys.executable, "-m", "safecity", "worker", "--queues", "backup", "--pool", "solo", "--name", "status-probe@test",
+           "--db", db_url, "--broker", broker, "--loglevel", "WARNING"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = ["status", "--json", "--db", db_url, "--redis-url", REDIS_URL, "--broker-url", broker, "--prefix", prefix]
+    try:
+        def probe():
+            r = _run(*args)
+            return json.loads(r.output)["workers"].get("status-probe@test") if r.output.startswith("{") else None
+
+        info = wait_for(probe, 90, step_s=1)
+        assert info == {"kind": "celery", "queues": ["backup"], "host": "test"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        delete_prefix(client, prefix)
