@@ -226,6 +226,7 @@ def _mount_subcommands() -> None:
     from exchange.cli import audit_app, init_command
     from notices.cli import notices_app
     from pipeline.evidence_cli import evidence_app
+    from pipeline.signals_cli import signals_app
     from plates.cli import eval_plates_cmd, plates_cmd
     from store.cli import db_app
     from registry_adapters.cli import registry_match_cmd, registry_serve_cmd, seed_registry_cmd
@@ -245,6 +246,7 @@ def _mount_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(notices_app, name="notices")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(signals_app, name="signals")
     app.add_typer(db_app, name="db")
     app.add_typer(cameras_app, name="cameras")
     app.command("status")(status_cmd)
