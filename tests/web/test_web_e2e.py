@@ -7,7 +7,9 @@ Skipped with the reason when /usr/bin/chromium or the playwright package is miss
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -36,35 +38,63 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """`safecity serve` as a real process on a free port, over a freshly seeded site."""
-    folder = tmp_path_factory.mktemp("e2e")
-    seeded = seed(folder)
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from safecity.cli import app; app()", *args]
+
+
+@contextlib.contextmanager
+def serving(folder: Path, home: Path, db_url: str, evidence_dir: Path, registry_url: str):
+    """`safecity serve` as a real process on a free port; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "SAFECITY_HOME": str(seeded.home.path)}
-    cmd = [sys.executable, "-c", "from safecity.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--db", seeded.db_url, "--evidence-dir", str(seeded.evidence_dir), "--registry", seeded.registry_url, "--insecure-cookies"]
+    env = {**os.environ, "SAFECITY_HOME": str(home)}
+    cmd = _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, "--evidence-dir", str(evidence_dir),
+               "--registry", registry_url, "--insecure-cookies")
     log = open(folder / "server.log", "wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"safecity serve did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            raise RuntimeError(f"safecity serve did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}")
-        time.sleep(0.2)
-    seeded.url = url  # type: ignore[attr-defined]
-    yield seeded
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A freshly seeded site behind `safecity serve`."""
+    folder = tmp_path_factory.mktemp("e2e")
+    seeded = seed(folder)
+    with serving(folder, seeded.home.path, seeded.db_url, seeded.evidence_dir, seeded.registry_url) as url:
+        seeded.url = url  # type: ignore[attr-defined]
+        yield seeded
+
+
+def _login(browser, url: str, role: str, who: str | None = None):
+    ctx = browser.new_context(accept_downloads=True)
+    page = ctx.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(url + "/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", who or username(role))
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return ctx, page
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +110,8 @@ def page_as(browser, site):
     contexts = []
 
     def login(role: str):
-        ctx = browser.new_context(accept_downloads=True)
+        ctx, page = _login(browser, site.url, role)
         contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(site.url + "/")
-        assert "/login" in page.url
-        page.fill("input[name=username]", username(role))
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
         return page
 
     yield login
@@ -199,3 +221,54 @@ def test_8_logout_returns_to_login(page_as, site):
     page.wait_for_url(re.compile("/login"))
     page.goto(site.url + "/review")
     assert "/login" in page.url
+
+
+@pytest.mark.slow
+def test_9_sample_video_processed_then_reviewed(browser, tmp_path):
+    """The committed sample video goes through `safecity process` into a real SQLite database;
+    accounts come from `safecity users add`; a reviewer corrects the first case's plate and
+    confirms it in the browser; the regulator's verification of the log passes."""
+    from exchange.home import init_home
+    from registry_adapters.seed import seed_registry
+    from web_testdata import REGISTERED
+
+    sample = Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1"
+    home = init_home(tmp_path / "home")
+    env = {**os.environ, "SAFECITY_HOME": str(home.path)}
+    db_url = f"sqlite:///{tmp_path / 'city.sqlite'}"
+    done = subprocess.run(_cli("process", str(sample / "scene.mp4"), "--camera", str(sample / "camera.yaml"), "--out", str(tmp_path / "run"),
+                               "--db", db_url, "--no-plates", "--detect-every", "2", "--json"),
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    violations = json.loads(done.stdout)["violations"]
+    assert violations
+    for role in ("reviewer", "regulator"):
+        made = subprocess.run(_cli("users", "add", role, "--role", role, "--db", db_url), env=env, input=PASSWORD + "\n",
+                              capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+    registry_url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    seed_registry(registry_url, n=20, seed=3, include_plates=[REGISTERED])
+    with serving(tmp_path, home.path, db_url, tmp_path / "run" / "evidence", registry_url) as url:
+        ctx, page = _login(browser, url, "reviewer")
+        assert page.locator("tr.row").count() == len(violations)
+        page.keyboard.press("j")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/cases/"))
+        playwright_api.expect(page.get_by_test_id("case-state")).to_have_text("ожидает проверки")
+        page.wait_for_function("document.querySelector('[data-testid=frame_at]').naturalWidth > 0")
+        playwright_api.expect(page.get_by_test_id("clip")).to_be_attached()
+        page.keyboard.press("p")
+        page.keyboard.type(REGISTERED)
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        playwright_api.expect(page.get_by_test_id("registry-record")).to_contain_text(REGISTERED)
+        case_url = page.url.split("?")[0]
+        page.get_by_test_id("confirm").click()
+        page.wait_for_load_state()
+        page.goto(case_url)
+        playwright_api.expect(page.get_by_test_id("case-state")).to_have_text(re.compile("подтверждено|постановление выдано"))
+        ctx.close()
+        ctx, page = _login(browser, url, "regulator")
+        page.get_by_test_id("verify-link").click()
+        playwright_api.expect(page.get_by_test_id("verify-ok")).to_contain_text("Журнал верен")
+        ctx.close()
