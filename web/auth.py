@@ -82,6 +82,27 @@ def add_user(session: Session, username: str, role: str, password: str) -> UserR
     return row
 
 
+def set_active(session: Session, username: str, active: bool) -> UserRow:
+    """Enable or disable an account; a disabled account's sessions stop working at once.
+
+    Raises:
+        ValueError: no such user.
+    """
+    user = session.scalar(select(UserRow).where(UserRow.username == username))
+    if user is None:
+        raise ValueError(f"username: no account {username!r}")
+    user.active = active
+    if not active:
+        session.execute(update(SessionRow).where(SessionRow.user_id == user.id).values(revoked=True))
+    session.flush()
+    logger.info("user %s username=%s", "enabled" if active else "disabled", username)
+    return user
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
 def _since(settings: WebSettings, now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(minutes=settings.login_window_minutes)
 

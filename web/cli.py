@@ -78,6 +78,55 @@ def users_add_command(
     _out.print(f"user {username} ({role}) added", highlight=False)
 
 
+def _user_session(db: str | None, home: Path | None):
+    import web.models  # noqa: F401 - registers the tables
+    from store.db import init_db, make_engine, session_factory
+
+    engine = make_engine(_settings(db, home).db_url)
+    init_db(engine)
+    return engine, session_factory(engine)
+
+
+@users_app.command("list")
+def users_list_command(db: DbOpt = None, home: HomeOpt = None) -> None:
+    """List accounts: name, role, active."""
+    from web.auth import list_users
+
+    engine, sessions = _user_session(db, home)
+    try:
+        with sessions() as session:
+            for user in list_users(session):
+                _out.print(f"{user.username:24s} {user.role:12s} {'active' if user.active else 'disabled'}", highlight=False)
+    finally:
+        engine.dispose()
+
+
+def _set_active(username: str, active: bool, db: str | None, home: Path | None) -> None:
+    from web.auth import set_active
+
+    engine, sessions = _user_session(db, home)
+    try:
+        with sessions.begin() as session:
+            set_active(session, username, active)
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    _out.print(f"user {username} {'enabled' if active else 'disabled'}", highlight=False)
+
+
+@users_app.command("disable")
+def users_disable_command(username: Annotated[str, typer.Argument(help="login name")], db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Disable an account; its open sessions end at once (the account and its history stay)."""
+    _set_active(username, False, db, home)
+
+
+@users_app.command("enable")
+def users_enable_command(username: Annotated[str, typer.Argument(help="login name")], db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Enable a disabled account again."""
+    _set_active(username, True, db, home)
+
+
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,

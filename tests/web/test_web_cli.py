@@ -60,3 +60,18 @@ def test_serve_without_a_home_folder_fails_clearly(runner, tmp_path):
 
     r = runner.invoke(app, ["serve", "--home", str(tmp_path / "nohome"), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"])
     assert r.exit_code == 2 and "safecity init" in r.output
+
+
+def test_users_list_disable_enable(runner, tmp_path):
+    """disable marks the account inactive (and says so in list); enable restores it; an unknown name exits 2."""
+    from safecity.cli import app
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert runner.invoke(app, ["users", "add", "sidorov", "--role", "supervisor", "--db", url], input="Long-enough-pass-1\n").exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "sidorov", "--db", url]).exit_code == 0
+    listed = runner.invoke(app, ["users", "list", "--db", url])
+    assert listed.exit_code == 0 and "sidorov" in listed.output and "disabled" in listed.output
+    assert runner.invoke(app, ["users", "enable", "sidorov", "--db", url]).exit_code == 0
+    assert "active" in runner.invoke(app, ["users", "list", "--db", url]).output
+    missing = runner.invoke(app, ["users", "disable", "nobody", "--db", url])
+    assert missing.exit_code == 2 and "no account" in missing.output
