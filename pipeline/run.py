@@ -196,11 +196,12 @@ def process_video(
         )
         for a in analyses
     ]
+    # Disagreements first: a violation whose phase the two sources dispute goes to review.
+    disagreements = signals.finish(config.camera_id, config.start_time_utc)
     violations = _build_violations(
         analyses, config, info, video_sha, evidence_root, plate_reader, options, model_name,
         signals, signer,
     )
-    disagreements = signals.finish(config.camera_id, config.start_time_utc)
     log.info(
         "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
@@ -321,6 +322,7 @@ def _build_violations(
             "signal_phase_utc": [info.utc(verdict.phase.start_s).isoformat(timespec="milliseconds"),
                                  info.utc(verdict.phase.end_s).isoformat(timespec="milliseconds")] if verdict else None,
             "finable": verdict.finable if verdict else True,
+            "signal_disagreements": [d.to_dict() for d in verdict.disputed] if verdict else [],
             "review_reason": review_reason or None,
             "offender_boxes_px": {k: list(track.point_near(f / info.fps).box_px) for k, f in idx.items()},
             "clip": _clip_doc(track, clips.get(vid), info.fps) if vid in clip_bytes else None,

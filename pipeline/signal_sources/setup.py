@@ -21,6 +21,11 @@ from pipeline.signals import PhaseInterval, SignalSource, build_signal_source
 
 log = logging.getLogger(__name__)
 
+#: A disagreement this close to the offence time (s) puts the violation to review: the feed's
+#: phase is what fines, and a camera that saw another colour then is reason enough to doubt it.
+DISPUTE_MARGIN_S = 1.0
+DISPUTE_REASON = "the controller feed and the signal head seen by the camera disagree at the offence time"
+
 
 @dataclass(frozen=True)
 class PhaseVerdict:
@@ -30,11 +35,13 @@ class PhaseVerdict:
         phase: the phase at the offence time, with its source.
         finable: False when the phase is unknown or from vision only (unless allowed).
         review_reason: why not finable, for the reviewer; "" when finable.
+        disputed: feed/vision disagreements within ``DISPUTE_MARGIN_S`` of the offence.
     """
 
     phase: PhaseInterval
     finable: bool
     review_reason: str
+    disputed: tuple[SignalDisagreement, ...] = ()
 
 
 class SignalSetup:
@@ -73,7 +80,8 @@ class SignalSetup:
             self.vision.observe(t_s, image)
 
     def finish(self, camera_id: str, origin_utc: dt.datetime) -> list[SignalDisagreement]:
-        """After the last frame: the feed/vision disagreements (logged), and release the feed."""
+        """After the last frame, before the verdicts: the feed/vision disagreements (logged);
+        releases the feed (receivers stop, the history stays for lookups)."""
         if isinstance(self.source, CompareSignalSource):
             self.disagreements = self.source.disagreements(camera_id, origin_utc)
         self.close()
@@ -85,7 +93,12 @@ class SignalSetup:
             return None
         phase = self.source.state_at(t_s)
         ok, reason = phase_finable(phase, self.vision_cfg)
-        return PhaseVerdict(phase, ok, reason)
+        disputed = tuple(
+            d for d in self.disagreements if d.start_s - DISPUTE_MARGIN_S <= t_s <= d.end_s + DISPUTE_MARGIN_S
+        )
+        if ok and disputed:
+            ok, reason = False, DISPUTE_REASON
+        return PhaseVerdict(phase, ok, reason, disputed)
 
     def close(self) -> None:
         close = getattr(self.primary, "close", None)

@@ -17,6 +17,7 @@ from pipeline.manifest import EvidenceSigner, verify_package
 from pipeline.run import ProcessOptions, process_video, result_document
 from pipeline.signal_sources.compare import VISION_REVIEW_REASON
 from pipeline.signal_sources.events import format_utc
+from pipeline.signal_sources.setup import DISPUTE_REASON
 from scenes.world import SignalHeadPx, draw_signal
 from tests.factories import camera_dict
 
@@ -53,18 +54,20 @@ def run(tmp_path: Path, head_state: str, log_seconds: range, vision: bool, signe
     return result, result_document(result)
 
 
-def test_feed_red_vision_green_fines_on_feed_and_reports(tmp_path):
-    """The feed decides (a finable red-light hit, source log_file) and the green head is reported as a disagreement."""
+def test_feed_red_vision_green_reports_and_holds_for_review(tmp_path):
+    """The feed decides the phase (source log_file); the green head is reported and puts the hit to review."""
     signer = EvidenceSigner.from_home(init_home())
     result, doc = run(tmp_path, "green", range(0, 6), vision=True, signer=signer)
     [v] = [v for v in result.violations if v.type == "red_light"]
     assert v.signal_state == "red" and v.measurements["signal_source"] == "log_file"
-    assert "review_reason" not in v.measurements
     [d] = doc["signal_disagreements"]
     assert (d["feed_source"], d["feed_state"], d["vision_state"]) == ("log_file", "red", "green")
+    # The camera saw green when the feed said red: the hit goes to a person, not to a fine.
+    assert v.measurements["review_reason"] == DISPUTE_REASON
     package = tmp_path / "ev" / v.id
     meta = json.loads((package / "metadata.json").read_text())
-    assert meta["signal_source"] == "log_file" and meta["finable"] is True
+    assert meta["signal_source"] == "log_file" and meta["finable"] is False
+    assert meta["signal_disagreements"] == [d]
     for key in ("camera_id", "location", "calibration_version", "offence_time_utc", "speed_kmh", "limit_kmh", "model", "software_version"):
         assert key in meta
     assert {"before.jpg", "at.jpg", "after.jpg", "clip.mp4", "vehicle.jpg", "metadata.json", "manifest.json"} <= {p.name for p in package.iterdir()}
@@ -82,6 +85,15 @@ def test_silent_feed_vision_red_is_review_only(tmp_path):
     assert meta["finable"] is False and meta["review_reason"] == VISION_REVIEW_REASON
     # Unsigned (no signer given): the manifest exists but does not verify.
     assert verify_package(tmp_path / "ev" / v.id).problems == ["manifest.json: not signed"]
+
+
+def test_feed_red_vision_red_is_finable(tmp_path):
+    """Feed and head agree on red: a finable hit, no disagreement, no review reason."""
+    result, doc = run(tmp_path, "red", range(0, 6), vision=True)
+    [v] = [v for v in result.violations if v.type == "red_light"]
+    assert v.measurements["signal_source"] == "log_file" and "review_reason" not in v.measurements
+    assert doc["signal_disagreements"] == []
+    assert json.loads((tmp_path / "ev" / v.id / "metadata.json").read_text())["finable"] is True
 
 
 def test_silent_feed_without_vision_never_fines(tmp_path):
