@@ -131,11 +131,33 @@ class ChunkRecorder:
         o.writer.close()
         return Chunk(o.path, o.start_utc, o.frames, self._fps, self.token, o.seq, o.core_start, min(o.core_end, o.frames), self.plan)
 
+    @property
+    def is_open(self) -> bool:
+        return bool(self._open)
+
     def close(self) -> list[Chunk]:
         """Close every open file (end of connection or of the runner)."""
         done = [self._finish(o) for o in self._open]
         self._open = []
         return done
+
+
+def chunk_config(config, chunk_start_utc: dt.datetime):
+    """The camera config for one chunk: frame 0 is the chunk's first frame.
+
+    A fixed-time signal plan's ``offset_s`` is the cycle position at the config's
+    ``start_time_utc``; for a live camera that is a UTC anchor (set at installation), so the
+    chunk's plan is shifted by the time from the anchor to the chunk's first frame.
+    """
+    update: dict = {"start_time_utc": chunk_start_utc}
+    signal = config.signal
+    if signal is not None and signal.plan is not None:
+        plan = signal.plan
+        cycle = sum(p.duration_s for p in plan.phases)
+        elapsed = (chunk_start_utc - config.start_time_utc).total_seconds()
+        plan = plan.model_copy(update={"offset_s": (plan.offset_s + elapsed) % cycle})
+        update["signal"] = signal.model_copy(update={"plan": plan})
+    return config.model_copy(update=update)
 
 
 class CameraRunner:
@@ -160,10 +182,11 @@ class CameraRunner:
             "camera_id": camera.id, "worker_id": settings.worker_id, "token": lease.token, "state": "connecting",
             "frames": 0, "input_fps": 0.0, "processing_fps": None, "lag_s": None, "last_frame_utc": None,
             "reconnects": 0, "chunks_done": 0, "chunks_failed": 0, "backlog": 0, "violations": 0,
-            "last_error": None, "active_alerts": [],
+            "last_error": None, "active_alerts": [], "updated_at": None,
         }
         self._backlog_alert = False
         self.recorder: ChunkRecorder | None = None
+        self._recording = settings.pipeline  # off when the pipeline cannot start: no chunks nobody will process
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -229,9 +252,14 @@ class CameraRunner:
                 self.status["last_frame_utc"] = f.utc.isoformat(timespec="milliseconds")
                 for event in self.health.observe(f.pts_s, f.arrival_s, thumbnail(f.image)):
                     self._emit(event)
-                if self.s.pipeline:
+                if self._recording:
                     for done in recorder.add(f, self.health.nominal_fps or 25.0):
                         self._enqueue(done)
+                elif recorder.is_open:
+                    # The pipeline could not start: finish the files already begun (kept in the
+                    # spool as recorded video) and record no more.
+                    kept = recorder.close()
+                    log.warning("recording stopped, pipeline unavailable camera_id=%s kept=%s", self.camera.id, [c.path.name for c in kept])
                 if f.arrival_s - last_status >= STATUS_EVERY_S:
                     last_status = f.arrival_s
                     fps = self.health.measured_fps()
@@ -288,9 +316,11 @@ class CameraRunner:
         except Exception as exc:  # bad config or model: the camera needs a person
             log.exception("camera pipeline cannot start camera_id=%s", self.camera.id)
             self.status["last_error"] = f"{type(exc).__name__}: {exc}"
+            self._recording = False  # keep watching the stream; record nothing nobody would process
             self._emit(HealthEvent("pipeline_error", "raised", f"pipeline cannot start: {exc}", {}))
             return
         options = ProcessOptions(batch_size=self.s.batch_size, detect_every=self.s.detect_every)
+        log.info("camera pipeline ready camera_id=%s model=%s", self.camera.id, model_name)
         while True:
             chunk = self.chunks.get()
             if chunk is None:
@@ -312,7 +342,7 @@ class CameraRunner:
             chunk.path.unlink()
             return
         try:
-            cfg = config.model_copy(update={"start_time_utc": chunk.start_utc})
+            cfg = chunk_config(config, chunk.start_utc)
             segment = SegmentWindow(chunk.seq, chunk.core_start, chunk.core_end, chunk.plan, frame_count=chunk.frames)
             result = process_video(chunk.path, cfg, config_sha, detector, model_name, Path(self.s.out_dir) / "evidence", options,
                                    plate_reader=plate_reader, segment=segment)

@@ -189,7 +189,8 @@ class LiveFrame:
     Attributes:
         index: frames since the reader started (continues across reconnects).
         pts_s: the stream's presentation time, seconds (None when the stream gives none).
-        utc: wall time the frame arrived (UTC).
+        utc: capture time (UTC): arrival of the connection's first frame plus the stream-clock
+            time since it (arrival time when the stream has no timestamps).
         arrival_s: monotonic arrival time, seconds.
         image: BGR uint8 (H, W, 3).
         connection: reconnect count: frames of one connection share it.
@@ -269,14 +270,23 @@ class StreamReader:
             self.connections += 1
             self.on_event("connected", {"nominal_fps": self.nominal_fps, "width": stream.codec_context.width, "height": stream.codec_context.height})
             index = start_index
+            anchor: tuple[dt.datetime, float] | None = None  # (UTC, stream time) of the first frame
             for frame in container.decode(stream):
                 if self._stop.is_set():
                     return
                 arrival = time.monotonic()
-                yield LiveFrame(
-                    index, float(frame.time) if frame.time is not None else None, dt.datetime.now(dt.timezone.utc), arrival,
-                    frame.to_ndarray(format="bgr24"), self.connections,
-                )
+                now = dt.datetime.now(dt.timezone.utc)
+                pts = float(frame.time) if frame.time is not None else None
+                # Frame times follow the stream's clock from the connection's first frame, so a
+                # reader that falls behind (or reads a burst) does not shift them; the arrival
+                # clock is used when the stream gives no timestamps or they jump backwards.
+                if pts is not None and anchor is not None and pts >= anchor[1]:
+                    utc = anchor[0] + dt.timedelta(seconds=pts - anchor[1])
+                else:
+                    utc = now
+                    if pts is not None:
+                        anchor = (now, pts)
+                yield LiveFrame(index, pts, utc, arrival, frame.to_ndarray(format="bgr24"), self.connections)
                 index += 1
         finally:
             container.close()

@@ -70,3 +70,18 @@ def test_live_settings_refuse_inconsistent_chunks(tmp_path, field, value, messag
     kw = dict(redis_url="redis://x", db_url="sqlite://", worker_id="w", spool_dir=tmp_path, out_dir=tmp_path, min_tail_s=2.0)
     with pytest.raises(ValueError, match=message):
         LiveSettings(**kw, **{field: value})
+
+
+def test_chunk_config_shifts_the_signal_plan_to_the_chunk():
+    """A chunk starting 27.3 s after the config's UTC anchor sees the plan's phases exactly 27.3 s on."""
+    from pipeline.config import load_camera_config
+    from pipeline.signals import PlanSignalSource
+    from workers.live_runner import chunk_config
+
+    config = load_camera_config("sample_videos/day-default-s1/camera.yaml")
+    start = config.start_time_utc + dt.timedelta(seconds=27.3)
+    chunk = chunk_config(config, start)
+    assert chunk.start_time_utc == start and config.signal.plan.offset_s == 2.0  # the original is untouched
+    whole, part = PlanSignalSource(config.signal.plan), PlanSignalSource(chunk.signal.plan)
+    for t in np.arange(0, 120, 0.25):
+        assert part.state_at(t).state == whole.state_at(t + 27.3).state, t

@@ -21,7 +21,7 @@ SCENE = ROOT / "sample_videos" / "day-default-s1"
 
 @pytest.mark.slow
 def test_live_stream_goes_through_the_pipeline(tmp_path):
-    """The 20 s sample scene, streamed once, becomes two overlapping chunks (a seam at 10 s): all 500 frames read, each of the truth's violations once, evidence files."""
+    """The 20 s sample scene, streamed once, becomes two overlapping chunks (a seam at 10 s): all 500 frames read, each signal-independent offence once, evidence files."""
     need_ffmpeg()
     client = redis_client()
     prefix = private_prefix()
@@ -62,10 +62,59 @@ def test_live_stream_goes_through_the_pipeline(tmp_path):
         violations = session.scalars(select(ViolationRow)).all()
     engine.dispose()
     assert len(runs) == 2 and {r.camera_id for r in runs} == {"demo-default-s1"}
-    assert st["violations"] == len(violations) >= 4
+    assert st["violations"] == len(violations)
     truth = json.loads((SCENE / "truth.json").read_text())
-    # the same pipeline as `safecity process`: the scene's eight offences, found from the stream
-    assert sorted(v.type for v in violations) == sorted(v["type"] for v in truth["violations"])
+    # The same pipeline as `safecity process`: each of the scene's offences that does not
+    # depend on the signal found exactly once, the seam at 10 s included. Red light and stop
+    # line depend on where the chunk sits in the signal cycle, which for a live camera is the
+    # UTC anchor of the plan (workers.live_runner.chunk_config); the stream's arrival time
+    # cannot be pinned to the scene's frame 0 here, so those two are only reported.
+    signal_free = sorted(v["type"] for v in truth["violations"] if v["type"] not in ("red_light", "stop_line"))
+    found = sorted(v.type for v in violations)
+    print(f"live violations {found}; truth {sorted(v['type'] for v in truth['violations'])}")
+    assert sorted(t for t in found if t not in ("red_light", "stop_line")) == signal_free
     for v in violations:  # evidence written for each, and the chunk kept as their source video
         assert (tmp_path / "out" / "evidence" / v.id / "metadata.json").is_file()
     assert all(Path(r.video_path).is_file() for r in runs if any(v.run_id == r.id for v in violations))
+
+
+def test_a_bad_camera_config_raises_an_alert_and_records_nothing(tmp_path):
+    """A camera whose config does not load raises pipeline_error naming the file; the stream is still watched; recording stops, files begun are finished and kept."""
+    from tests.workers.live_helpers import pattern_stream_args
+
+    need_ffmpeg()
+    client = redis_client()
+    prefix = private_prefix()
+    db_url = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    inp, out = pattern_stream_args()
+    server = HttpStream(free_port(), inp, out).start()
+    config = tmp_path / "broken.yaml"
+    config.write_text("camera_id: cam-bad\nname: [unclosed\n")
+    register_camera(db_url, "cam-bad", server.url, config)
+    settings = LiveSettings(redis_url="unused", db_url=db_url, key_prefix=prefix, worker_id="w-bad", lease_ttl_s=4, scan_interval_s=1,
+                            chunk_s=1, warmup_s=0.2, max_tail_s=0.5, min_tail_s=0.1, spool_dir=tmp_path / "spool", out_dir=tmp_path / "out")
+    try:
+        with WorkerThread(LiveWorker(settings, client)):
+            def status():
+                raw = client.get(f"{prefix}camera:cam-bad:status")
+                return json.loads(raw) if raw else {}
+
+            assert wait_for(lambda: "pipeline_error" in status().get("active_alerts", []), 60), status()
+            frames = status()["frames"]
+            assert wait_for(lambda: status()["frames"] > frames + 50, 30)  # still reading
+            files = sorted((tmp_path / "spool").rglob("*.mp4"))
+            frames = status()["frames"]
+            assert wait_for(lambda: status()["frames"] > frames + 50, 30)
+            assert sorted((tmp_path / "spool").rglob("*.mp4")) == files  # nothing new recorded
+            st = status()
+    finally:
+        server.stop()
+        delete_prefix(client, prefix)
+    assert "broken.yaml" in st["last_error"]
+    assert st["chunks_done"] == 0
+    import cv2
+
+    for f in files:  # finished files: readable to the end
+        cap = cv2.VideoCapture(str(f))
+        assert cap.read()[0], f
+        cap.release()
