@@ -178,7 +178,7 @@ def worker_bench_cmd(
     detector: Annotated[str, typer.Option("--detector", help="detector backend (onnx, motion)")] = "onnx",
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame")] = 1,
     threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="onnxruntime threads per worker")] = 1,
-    work_dir: Annotated[Path, typer.Option("--work-dir", help="scenes (reused), database, evidence, logs")] = Path("bench-out/workers"),
+    work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="scenes (reused), database, evidence, logs (default <home>/worker-bench)")] = None,
     broker: Annotated[str, typer.Option("--broker", help="Redis URL; use a database of its own (it is not flushed)")] = "redis://127.0.0.1:6379/13",
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
@@ -188,6 +188,10 @@ def worker_bench_cmd(
     from workers.bench import ensure_scenes, report_json, run_bench
     from workers.settings import load_settings
 
+    if work_dir is None:
+        from exchange.home import home_path
+
+        work_dir = home_path() / "worker-bench"
     work_dir = work_dir.resolve()
     run_dir = work_dir / f"run-{uuid.uuid4().hex[:8]}"
     try:
