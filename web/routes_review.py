@@ -6,7 +6,7 @@ import datetime as dt
 import importlib.util
 import json
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -105,12 +105,16 @@ def _neighbours(request: Request, violation_id: str) -> tuple[str | None, str | 
 
 
 @router.get("/cases/{violation_id}", name="case_page")
-def case_page(request: Request, violation_id: str, user: CurrentUser = Depends(authorize), msg: str | None = Query(None, max_length=300), err: str | None = Query(None, max_length=300)):
+def case_page(request: Request, violation_id: str, user: CurrentUser = Depends(authorize)):
     view = _open(request, violation_id, user)
     nxt, prev = _neighbours(request, violation_id)
     notice = _notice_state(request, violation_id) if view.state in ("confirmed", "notice_issued") else None
-    return render(request, "case.html", case=view, v=view.violation, meta=_metadata(request, violation_id), next_id=nxt, prev_id=prev,
-                  msg=msg, err=err, notice=notice)
+    msg, err = _read_flash(request)
+    response = render(request, "case.html", case=view, v=view.violation, meta=_metadata(request, violation_id), next_id=nxt, prev_id=prev,
+                      msg=msg, err=err, notice=notice)
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path="/cases")
+    return response
 
 
 @router.get("/api/cases/{violation_id}", name="api_case")
@@ -129,13 +133,37 @@ def api_case(request: Request, violation_id: str, user: CurrentUser = Depends(au
     }
 
 
+# The outcome message rides in a short-lived cookie, never in the URL: messages may name a
+# plate, and URLs end up in access logs.
+FLASH_COOKIE = "safecity_flash"
+
+
+def _redirect_with_flash(request: Request, violation_id: str, *, msg: str | None = None, err: str | None = None):
+    response = RedirectResponse(f"/cases/{quote(violation_id, safe='')}", status_code=303)
+    doc = json.dumps({"ok": err is None, "text": (msg or err or "")[:500]}, ensure_ascii=True)
+    response.set_cookie(FLASH_COOKIE, quote(doc), max_age=60, path="/cases", httponly=True, samesite="strict",
+                        secure=request.app.state.settings.cookie_secure)
+    return response
+
+
+def _read_flash(request: Request) -> tuple[str | None, str | None]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None, None
+    try:
+        doc = json.loads(unquote(raw))
+        text = str(doc["text"])[:500]
+        return (text, None) if doc["ok"] else (None, text)
+    except (ValueError, KeyError, TypeError):
+        return None, None
+
+
 def _back(request: Request, violation_id: str, *, msg: str | None = None, err: str | None = None, status: int = 400):
     if is_api(request) or request.headers.get("accept", "").startswith("application/json"):
         from fastapi.responses import JSONResponse
 
         return JSONResponse({"ok": err is None, "message": msg or err}, status_code=200 if err is None else status)
-    query = f"?msg={quote(msg)}" if msg else (f"?err={quote(err)}" if err else "")
-    return RedirectResponse(f"/cases/{quote(violation_id, safe='')}{query}", status_code=303)
+    return _redirect_with_flash(request, violation_id, msg=msg, err=err)
 
 
 def _act(request: Request, violation_id: str, action):
@@ -166,7 +194,7 @@ def case_confirm(request: Request, violation_id: str, user: CurrentUser = Depend
     if go_next and note is None and not is_api(request):
         nxt, _ = _neighbours(request, violation_id)
         if nxt:
-            return RedirectResponse(f"/cases/{quote(nxt, safe='')}?msg={quote('Предыдущее дело подтверждено')}", status_code=303)
+            return _redirect_with_flash(request, nxt, msg="Предыдущее дело подтверждено и подписано")
     return _back(request, violation_id, msg="Нарушение подтверждено и подписано" + (f"; {note}" if note else ""))
 
 
@@ -181,7 +209,7 @@ def case_reject(request: Request, violation_id: str, user: CurrentUser = Depends
     if go_next and not is_api(request):
         nxt, _ = _neighbours(request, violation_id)
         if nxt:
-            return RedirectResponse(f"/cases/{quote(nxt, safe='')}?msg={quote('Предыдущее дело отклонено')}", status_code=303)
+            return _redirect_with_flash(request, nxt, msg="Предыдущее дело отклонено, решение подписано")
     return _back(request, violation_id, msg="Нарушение отклонено, решение подписано")
 
 

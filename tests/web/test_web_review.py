@@ -67,8 +67,9 @@ def test_confirm_signs_a_decision_naming_the_officer(client, seeded):
     csrf = _reviewer(client)
     vid = seeded.ids["confirm"]
     client.get(f"/cases/{vid}")
-    r = client.post(f"/cases/{vid}/confirm", data={"csrf_token": csrf})
-    assert r.status_code == 303 and "msg=" in r.headers["location"]
+    r = client.post(f"/cases/{vid}/confirm", data={"csrf_token": csrf, "go_next": "1"})
+    assert r.status_code == 303 and r.headers["location"] == f"/cases/{seeded.ids['unreadable']}"  # on to the next open case
+    assert "?" not in r.headers["location"]  # outcome messages never ride in URLs (they reach access logs)
     with seeded.sessions() as s:
         assert case_state(s, vid) in ("confirmed", "notice_issued")
         row, payload = s.execute(
@@ -78,7 +79,9 @@ def test_confirm_signs_a_decision_naming_the_officer(client, seeded):
     assert row.sender == "ais_user" and row.status == "accepted"
     assert doc["officer_id"] == "reviewer" and doc["to_state"] == "confirmed" and doc["details"]["plate"] == REGISTERED
     again = client.post(f"/cases/{vid}/confirm", data={"csrf_token": csrf})
-    assert again.status_code == 303 and "err=" in again.headers["location"]  # a decided case cannot be decided twice
+    assert again.status_code == 303 and again.headers["location"] == f"/cases/{vid}"  # a decided case cannot be decided twice
+    page = client.get(again.headers["location"])
+    assert 'data-testid="flash-err"' in page.text and "невозможно" in page.text
 
 
 def test_confirm_refuses_a_plate_the_registry_does_not_know(client, seeded):
@@ -104,7 +107,8 @@ def test_unreadable_plate_is_corrected_then_confirmed(client, seeded):
     r = client.post(f"/cases/{vid}/confirm", data={"csrf_token": csrf}, headers={"accept": "application/json"})
     assert r.status_code == 409
     r = client.post(f"/cases/{vid}/plate", data={"csrf_token": csrf, "plate": "01 777 kga"})
-    assert r.status_code == 303 and "msg=" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"] == f"/cases/{vid}"
+    assert CORRECTED in client.get(r.headers["location"]).text.split('data-testid="flash-ok"')[1][:200]
     with seeded.sessions() as s:
         corr = s.scalars(select(PlateCorrectionRow).where(PlateCorrectionRow.violation_id == vid)).one()
         event = s.scalar(select(ExchangePayloadRow.payload).where(ExchangePayloadRow.entry_idx == corr.entry_idx))
