@@ -69,6 +69,11 @@ def worker_cmd(
             raise ValueError(f"--pool: expected prefork, solo or threads, got {pool!r}")
         if pool == "prefork" and device != "cpu":
             raise ValueError("--pool prefork cannot run CUDA: a CUDA context does not survive fork (use solo or threads)")
+        if device != "cpu":
+            import onnxruntime as ort
+
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValueError(f"--device {device}: this onnxruntime has no CUDA provider (install onnxruntime-gpu)")
     except ValueError as exc:
         _fail(exc)
     settings = _settings(db, broker)
