@@ -105,16 +105,16 @@ def test_reconnects_after_the_server_restarts():
             assert wait_for(lambda: sum(n == "retry" for _, n, _ in c.events) >= 3, 20), c.events  # down for a while
             server = HttpStream(port, inp, out).start()
             restarted = time.monotonic()
-            assert wait_for(lambda: c.frames[-1][3] == 2 and len([f for f in c.frames if f[3] == 2]) > 25, 20)
+            assert wait_for(lambda: len([f for f in c.frames if f[3] >= 2]) > 25, 20)
         finally:
             server.stop()
-    first_new = next(f for f in c.frames if f[3] == 2)
+    first_new = next(f for f in c.frames if f[3] >= 2)
     delays = [d["delay_s"] for _, n, d in c.events if n == "retry"]
     names = [n for _, n, _ in c.events]
     print(f"\nreconnect: retry delays {delays} s; frames resumed {first_new[2] - restarted:.2f} s after the server restart "
           f"({first_new[2] - killed:.2f} s after the kill)")
-    assert names[0] == "connected" and "disconnected" in names and names.count("connected") == 2
-    assert delays[1] > delays[0] * 1.2 and max(delays) <= 1.0  # grows, capped at max_s
+    assert names[0] == "connected" and "disconnected" in names and names.count("connected") >= 2
+    assert delays[1] > delays[0] * 1.2 and max(delays) <= 1.0  # grows while the server is down, capped at max_s
     assert first_new[2] - restarted < 1.0 + 3.0  # the next try (<= max_s) plus connect time
     assert c.frames[-1][0] == len(c.frames) - 1  # indices continue across the reconnect
 
