@@ -20,6 +20,7 @@ from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
 from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.persons import VehiclePersonTracker
+from pipeline.schedule import DetectionSchedule
 from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
@@ -63,16 +64,28 @@ class ProcessOptions:
     """Knobs of one run (detector choice lives with the caller, which builds the detector)."""
 
     batch_size: int = 4
-    detect_every: int = 1  # run the detector (and tracker) on every n-th decoded frame
+    detect_every: int = 1  # decimation: decode all, track only every n-th frame (lossy, see docs/performance.md)
+    # Detection schedule (pipeline/schedule.py, docs/performance.md): detect at least every
+    # detect_stride-th frame, the tracker predicting in between (every frame while a track is new
+    # or lost in view); motion_gate skips a due frame in which nothing moved, for at most
+    # max_static_frames; roi_crop detects only in the lanes/lines/zones' box padded by roi_pad_frac
+    # of the frame height, at the full frame's scale.
+    detect_stride: int = 1
+    motion_gate: bool = False
+    max_static_frames: int = 25
+    roi_crop: bool = False
+    roi_pad_frac: float = 0.08
     min_track_points: int = 5
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
     clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
     clip_post_s: float = 2.0  # and ends this long after it
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "detect_every", "min_track_points"):
+        for name in ("batch_size", "detect_every", "detect_stride", "max_static_frames", "min_track_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.roi_pad_frac <= 1.0:
+            raise ValueError(f"roi_pad_frac: expected 0..1 of the frame height, got {self.roi_pad_frac}")
 
 
 @dataclass
@@ -139,10 +152,12 @@ def process_video(
     geometry = build_scene_geometry(config)
     signals = SignalSetup.from_config(config)  # primary feed + vision fallback (docs/signals.md)
     signal = signals.source
-    # The tracker sees one update per detected frame: its buffers are in those updates.
-    tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every)
+    detector, view = _region_detector(detector, config, (info.width, info.height), options)
+    schedule = build_schedule(options, view)
+    # The tracker sees one update (or prediction) per kept frame: its buffers are in those.
+    tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view)
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
-    tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every))
+    tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view))
 
     started = time.perf_counter()
     frames_done = 0
@@ -162,11 +177,22 @@ def process_video(
         signals.observe(frame.t_s, frame.image)
         if frame.index % options.detect_every:
             continue
-        batch.append(frame)
-        if len(batch) >= options.batch_size:
-            flush()
+        if schedule.every_frame:  # nothing to decide: batch frames into one inference call
+            batch.append(frame)
+            if len(batch) >= options.batch_size:
+                flush()
+            continue
+        step = frame.index // options.detect_every
+        if schedule.due(step, frame.image, tracker):
+            tracker.update(frame.index, frame.t_s, detector.detect([frame.image])[0])
+            schedule.detected(step, frame.image)
+        else:
+            tracker.predict()
+        if on_progress and frames_done % 25 == 0:
+            on_progress(frames_done, info.frame_count)
     if batch:
         flush()
+    log.info("detection schedule camera_id=%s %s", config.camera_id, " ".join(f"{k}={v}" for k, v in schedule.counts.to_dict().items()))
     if frames_done == 0:
         raise InputError(f"{video}: no frame could be decoded")
 
@@ -207,6 +233,31 @@ def process_video(
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
     )
     return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed, disagreements)
+
+
+def _region_detector(
+    detector: Detector, config: CameraConfig, size: tuple[int, int], options: ProcessOptions
+) -> tuple[Detector, tuple[int, int, int, int]]:
+    """The detector cropped to the config's lanes, lines and zones (``roi_crop``), and the view px."""
+    from detectors.region import RegionDetector, region_of_interest
+
+    w, h = size
+    if not options.roi_crop or not getattr(detector, "dynamic_hw", False):
+        return detector, (0, 0, w, h)
+    polygons = [x.polygon_px for x in (*config.lanes, *config.zones)] + [ln.points_px for ln in config.lines]
+    region = region_of_interest(polygons, w, h, options.roi_pad_frac * h)
+    if region.area_fraction(w, h) > 0.9:  # not worth a second letterbox size
+        return detector, (0, 0, w, h)
+    return RegionDetector(detector, region, size), (region.x1, region.y1, region.x2, region.y2)
+
+
+def build_schedule(options: ProcessOptions, view: tuple[int, int, int, int]) -> DetectionSchedule:
+    """The detection schedule of ``options`` (the motion gate looks at the detector's view)."""
+    from detectors.gating import MotionGate
+    from detectors.region import Region
+
+    gate = MotionGate(Region(*view)) if options.motion_gate else None
+    return DetectionSchedule(options.detect_stride, gate, options.max_static_frames)
 
 
 def plate_frames(track: Track, n: int) -> list[int]:
