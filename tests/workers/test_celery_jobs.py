@@ -155,3 +155,25 @@ def test_exchange_and_backup_tasks(tmp_path, broker):
             assert backup_problems(session, replica) == []
     finally:
         replica.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["worker", "--queues", "detect.foo"], "unknown queue(s) detect.foo"),
+        (["worker", "--queues", "detect.cpu", "--device", "tpu"], "device: expected cpu, cuda or cuda:N"),
+        (["worker", "--device", "cpu", "--pool", "gevent"], "--pool: expected prefork, solo or threads"),
+        (["job", "0123456789abcdef"], "job 0123456789abcdef: not found"),
+    ],
+)
+def test_cli_refuses_bad_input(tmp_path, args, message):
+    """Operator mistakes end with exit code 2 and a message naming the option or the job."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+
+    if args[0] == "job":
+        args = [*args, "--db", f"sqlite:///{tmp_path / 'jobs.sqlite'}"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
