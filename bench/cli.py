@@ -112,15 +112,28 @@ def _print_text(doc: dict) -> None:
         lines.append(row(f"(a) decode only, {label} {w}x{h}", t))
     for label, t in doc["detector_only"].items():
         lines.append(row(f"(b) detector only, {label}", t))
+    for name, t in doc["steps"].items():
+        lines.append(row(f"(c) source, {name}", t))
+    for label, t in doc["every_frame_pipeline"].items():
+        w, h = doc["sizes"][label]
+        lines.append(row(f"(c) every frame, {label} {w}x{h}", t))
     for label, t in doc["pipeline"].items():
         w, h = doc["sizes"][label]
         lines.append(row(f"(c) full pipeline, {label} {w}x{h}", t))
+    for label, t in doc["pipeline_with_evidence"].items():
+        lines.append(row(f"(c) + evidence files, {label}", t))
     base = doc["baseline"]
     if base.get("status") == "ran":
         lines.append(row("(d) naive ultralytics SpeedEstimator", base["timing"]))
     else:
         lines.append(f"(d) naive ultralytics baseline {base.get('status')}: {base.get('reason')}")
-    lines += ["", "ratios:"]
+    opts = ", ".join(f"{k}={v}" for k, v in doc["options"].items())
+    lines += ["", f"pipeline defaults (ProcessOptions): {opts}", "", "ratios:"]
     lines += [f"  {k}: {_fmt(v)}" for k, v in doc["ratios"].items()]
-    lines += ["", "not measured: plate reading (no plate stage in the pipeline yet)"]
+    lines += [
+        "",
+        "(c) figures are decode..rules (the run's own clock); '+ evidence files' adds the stills and",
+        "H.264 clips of every violation, a cost per violation, not per frame.",
+        "not measured: plate reading (bench runs without a plate reader)",
+    ]
     print("\n".join(lines))

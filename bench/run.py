@@ -29,6 +29,15 @@ SHARED_VIDEOS = REPO.parent / "shared" / "data" / "videos"
 STREAM_FPS = 25.0
 #: (label, width, height) of the resized pipeline runs.
 RESOLUTIONS = (("1080p25", 1920, 1080), ("720p25", 1280, 720))
+#: The steps measured one by one on the source video, each adding one thing to the one
+#: before; the last is the default ``ProcessOptions``. (label, ProcessOptions overrides).
+STEPS: tuple[tuple[str, dict], ...] = (
+    ("every frame (before)", {"detect_stride": 1, "motion_gate": False, "roi_crop": False}),
+    ("+ region crop", {"detect_stride": 1, "motion_gate": False, "roi_crop": True}),
+    ("+ stride 3 with prediction", {"detect_stride": 3, "motion_gate": False, "roi_crop": True}),
+    ("+ motion gate (defaults)", {}),
+)
+BEFORE = STEPS[0][0]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,10 @@ class BenchReport:
     decode: dict[str, Timing] = field(default_factory=dict)
     detector: dict[str, Timing] = field(default_factory=dict)
     pipeline: dict[str, Timing] = field(default_factory=dict)
+    pipeline_with_evidence: dict[str, Timing] = field(default_factory=dict)
+    before: dict[str, Timing] = field(default_factory=dict)
+    steps: dict[str, Timing] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
     sizes: dict[str, list[int]] = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
 
@@ -78,6 +91,11 @@ class BenchReport:
             out[f"real-time {STREAM_FPS:.0f} fps streams per CPU core ({label})"] = round(
                 run.streams_per_core(STREAM_FPS), 2
             )
+            before = self.before.get(label)
+            if before:
+                out[f"pipeline / every-frame pipeline, per CPU second ({label})"] = _ratio(
+                    run.fps_per_core, before.fps_per_core
+                )
         native = self.pipeline.get("source")
         base = self.baseline.get("timing")
         out["pipeline / naive baseline, per CPU second (source)"] = (
@@ -85,6 +103,10 @@ class BenchReport:
         )
         out["pipeline / naive baseline, wall-clock fps (source)"] = (
             _ratio(native.fps, base.fps) if native and base else None
+        )
+        old = self.before.get("source")
+        out["every-frame pipeline / naive baseline, per CPU second (source)"] = (
+            _ratio(old.fps_per_core, base.fps_per_core) if old and base else None
         )
         return out
 
@@ -96,10 +118,17 @@ class BenchReport:
             "sizes": self.sizes,
             "decode_only": {k: v.to_dict() for k, v in self.decode.items()},
             "detector_only": {k: v.to_dict() for k, v in self.detector.items()},
+            "options": self.options,
             "pipeline": {
                 k: v.to_dict() | {"streams_per_core": round(v.streams_per_core(STREAM_FPS), 2)}
                 for k, v in self.pipeline.items()
             },
+            "pipeline_with_evidence": {k: v.to_dict() for k, v in self.pipeline_with_evidence.items()},
+            "every_frame_pipeline": {
+                k: v.to_dict() | {"streams_per_core": round(v.streams_per_core(STREAM_FPS), 2)}
+                for k, v in self.before.items()
+            },
+            "steps": {k: v.to_dict() for k, v in self.steps.items()},
             "baseline": {
                 k: (v.to_dict() if isinstance(v, Timing) else v) for k, v in self.baseline.items()
             },
@@ -233,14 +262,41 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
     frames = read_frames(source.video, settings.detector_frames)
     for batch in (1, 4):
         report.detector[f"batch {batch}"] = detector_only(detector, frames, batch)
-    for label, variant in variants.items():
-        step(f"full pipeline ({label})")
+    from dataclasses import asdict, replace
+
+    from pipeline.run import ProcessOptions
+
+    defaults = ProcessOptions()
+    report.options = {
+        k: v for k, v in asdict(defaults).items()
+        if k in ("detect_stride", "motion_gate", "max_static_frames", "roi_crop", "roi_pad_frac", "batch_size")
+    }
+    model_name = f"onnx:{settings.model.name}"
+
+    def pipeline_run(variant: Source, options: ProcessOptions) -> tuple[Timing, Timing]:
         pipeline_detector = create_detector(
             "onnx", model_path=settings.model, agnostic_nms=True, intra_op_threads=settings.threads
         )
-        report.pipeline[label] = full_pipeline(
-            variant.video, variant.camera, pipeline_detector, f"onnx:{settings.model.name}"
-        )
+        return full_pipeline(variant.video, variant.camera, pipeline_detector, model_name, options)
+
+    for name, overrides in STEPS:
+        step(f"full pipeline, source, {name}")
+        report.steps[name], with_evidence = pipeline_run(source, replace(defaults, **overrides))
+    report.pipeline_with_evidence["source"] = with_evidence
+    report.pipeline["source"] = report.steps[STEPS[-1][0]]
+    report.before["source"] = report.steps[BEFORE]
+    seen = {(source.video, source.camera): "source"}
+    for label, variant in variants.items():
+        if label == "source":
+            continue
+        if (variant.video, variant.camera) in seen:  # the source itself: measured above
+            report.pipeline[label] = report.pipeline[seen[(variant.video, variant.camera)]]
+            report.before[label] = report.before[seen[(variant.video, variant.camera)]]
+            continue
+        step(f"full pipeline ({label}), every frame")
+        report.before[label] = pipeline_run(variant, replace(defaults, **STEPS[0][1]))[0]
+        step(f"full pipeline ({label}), defaults")
+        report.pipeline[label], report.pipeline_with_evidence[label] = pipeline_run(variant, defaults)
 
     python, reason = find_baseline_python(settings.baseline_python)
     if python is None:

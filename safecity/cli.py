@@ -74,7 +74,10 @@ def process_cmd(
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
     model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
-    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
+    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
+    detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 3; docs/performance.md)")] = None,
+    motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default on)")] = None,
+    roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default on)")] = None,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
     registry: Annotated[Optional[str], typer.Option("--registry", help="match plates in the vehicle registry: sql:URL or http://host:port (default: no match; `safecity registry-match --unmatched` later)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
@@ -99,7 +102,7 @@ def process_cmd(
         progress_cb, progress_done = _progress(json_out)
         result = process_video(
             video, config, config_sha, det, model_name, out_dir / "evidence",
-            ProcessOptions(batch_size=batch_size, detect_every=detect_every), on_progress=progress_cb, plate_reader=reader,
+            ProcessOptions(batch_size=batch_size, detect_every=detect_every, **_schedule_options(detect_stride, motion_gate, roi_crop)), on_progress=progress_cb, plate_reader=reader,
             signer=EvidenceSigner.from_home(home),
         )
         progress_done()
@@ -189,7 +192,10 @@ def eval_suite_cmd(
         "--suite", help="a committed suite definition (e.g. scenes/suites/full.yaml); replaces --scenarios/--seeds")] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
-    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame (1 = all)")] = 1,
+    detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
+    detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 3; docs/performance.md)")] = None,
+    motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default on)")] = None,
+    roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default on)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Generate fresh scenes, process them with the real detector, and pool the scores."""
@@ -206,7 +212,7 @@ def eval_suite_cmd(
         det, model_name = build_detector("onnx", None)
         from pipeline.run import ProcessOptions
 
-        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every))
+        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, **_schedule_options(detect_stride, motion_gate, roi_crop)))
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     pooled = suite.pooled()
@@ -218,6 +224,12 @@ def eval_suite_cmd(
         return
     out.print(f"{len(suite.scenes)} scenes, {suite.frames} frames, pooled:", highlight=False)
     print_report(pooled, out)
+
+
+def _schedule_options(detect_stride: int | None, motion_gate: bool | None, roi_crop: bool | None) -> dict:
+    """The detection-schedule flags given on the command line (the rest keep ProcessOptions' defaults)."""
+    given = {"detect_stride": detect_stride, "motion_gate": motion_gate, "roi_crop": roi_crop}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _mount_subcommands() -> None:
