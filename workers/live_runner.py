@@ -182,7 +182,7 @@ class CameraRunner:
             "camera_id": camera.id, "worker_id": settings.worker_id, "token": lease.token, "state": "connecting",
             "frames": 0, "input_fps": 0.0, "processing_fps": None, "lag_s": None, "last_frame_utc": None,
             "reconnects": 0, "chunks_done": 0, "chunks_failed": 0, "backlog": 0, "violations": 0,
-            "last_error": None, "active_alerts": [], "updated_at": None,
+            "last_error": None, "active_alerts": [], "updated_at": None, "connection": None, "connected_since_utc": None,
         }
         self._backlog_alert = False
         self.recorder: ChunkRecorder | None = None
@@ -250,6 +250,10 @@ class CameraRunner:
                 self.metrics.frames.labels(self.camera.id).inc()
                 self.metrics.last_frame.labels(self.camera.id).set(f.utc.timestamp())
                 self.status["last_frame_utc"] = f.utc.isoformat(timespec="milliseconds")
+                if f.connection != self.status.get("connection"):
+                    # The connection's time anchor: its frames' times count from this one.
+                    self.status["connection"] = f.connection
+                    self.status["connected_since_utc"] = f.utc.isoformat(timespec="microseconds")
                 for event in self.health.observe(f.pts_s, f.arrival_s, thumbnail(f.image)):
                     self._emit(event)
                 if self._recording:
@@ -326,7 +330,31 @@ class CameraRunner:
             if chunk is None:
                 return
             self.status["backlog"] = self.chunks.qsize()
+            try:
+                config, config_sha = self._current_config(config_path, config, config_sha)
+            except Exception as exc:  # the edited file is invalid: keep the chunk, tell the operator
+                log.exception("camera config reload failed camera_id=%s", self.camera.id)
+                self.status["chunks_failed"] += 1
+                self.status["last_error"] = f"{type(exc).__name__}: {exc}"
+                self.metrics.chunk_errors.labels(self.camera.id).inc()
+                self._emit(HealthEvent("processing_error", "raised", f"chunk {chunk.path.name} kept: {exc}", {"chunk": chunk.path.name}))
+                continue
             self._process_chunk(chunk, config, config_sha, detector, model_name, plate_reader, home, options)
+
+    def _current_config(self, path: Path, config, config_sha: str):
+        """The camera config as the file is now: an edit (recalibration, new signal anchor)
+        applies from the next chunk on; each run records the digest of the config it used."""
+        from pipeline.config import load_camera_config
+
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if sha == config_sha:
+            return config, config_sha
+        new = load_camera_config(path)
+        if new.camera_id != self.camera.id:
+            raise ValueError(f"{path}: camera_id changed to {new.camera_id!r}; the registry says {self.camera.id!r}")
+        log.info("camera config changed camera_id=%s sha256=%s", self.camera.id, sha[:12])
+        return new, sha
 
     def _process_chunk(self, chunk: Chunk, config, config_sha, detector, model_name, plate_reader, home, options) -> None:
         from pipeline.run import process_video

@@ -41,6 +41,7 @@ class CameraStatus:
     violations: int
     active_alerts: list[str]
     last_error: str | None
+    connected_since_utc: str | None = None  # first frame of the current connection
 
 
 @dataclass
@@ -130,7 +131,7 @@ def gather_status(redis, broker_redis, prefix: str, cameras: list, now: float | 
             holder.worker_id if holder else None, holder.token if holder else None, state,
             doc.get("input_fps"), doc.get("processing_fps"), doc.get("lag_s"), doc.get("last_frame_utc"), frame_age,
             int(doc.get("reconnects") or 0), int(doc.get("chunks_failed") or 0), int(doc.get("violations") or 0),
-            list(doc.get("active_alerts") or []), doc.get("last_error"),
+            list(doc.get("active_alerts") or []), doc.get("last_error"), doc.get("connected_since_utc"),
         ))
         if cam.enabled and holder is None:
             report.problems.append(f"camera {cam.id}: enabled but no worker holds it")
