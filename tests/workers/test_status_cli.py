@@ -173,3 +173,10 @@ def test_status_lists_a_running_celery_worker(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         delete_prefix(client, prefix)
+
+
+def test_status_without_redis_exits_3(tmp_path):
+    """An unreachable Redis is exit code 3 with the address (no password) in the message."""
+    r = _run("status", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--redis-url", f"redis://:pw@127.0.0.1:{free_port()}/0", "--no-celery")
+    assert r.exit_code == 3, r.output
+    assert "not reachable" in r.output and "pw" not in r.output
