@@ -388,7 +388,7 @@ class CameraRunner:
             return
         end_utc = chunk.start_utc + dt.timedelta(seconds=chunk.frames / chunk.fps)
         lag = (dt.datetime.now(dt.timezone.utc) - end_utc).total_seconds()
-        self.metrics.frames_processed.labels(cam).inc(result.frames)
+        self.metrics.frames_processed.labels(cam).inc(chunk.core_end - chunk.core_start)  # warm-up and tail belong to neighbours
         self.metrics.processing_fps.labels(cam).set(result.fps)
         self.metrics.lag.labels(cam).set(lag)
         self.metrics.detections.labels(cam).inc(len(result.tracks))

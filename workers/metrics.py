@@ -21,7 +21,7 @@ class LiveMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.frames = Counter("safecity_frames", "Frames read from the camera stream", ["camera_id"], registry=r)
-        self.frames_processed = Counter("safecity_frames_processed", "Frames run through detection, tracking and rules", ["camera_id"], registry=r)
+        self.frames_processed = Counter("safecity_frames_processed", "Core frames of processed chunks (each stream frame counted once)", ["camera_id"], registry=r)
         self.input_fps = Gauge("safecity_input_fps", "Frames per second arriving from the stream", ["camera_id"], registry=r)
         self.processing_fps = Gauge("safecity_processing_fps", "Frames per second of the last processed chunk", ["camera_id"], registry=r)
         self.lag = Gauge("safecity_lag_seconds", "Wall time minus the capture time of the newest processed frame", ["camera_id"], registry=r)
