@@ -31,12 +31,15 @@ from workers.settings import WorkerSettings, load_settings
 
 def celery_config(settings: WorkerSettings) -> dict:
     """The Celery configuration for ``settings`` (a plain dict; tests inspect it)."""
-    transport = {"visibility_timeout": settings.visibility_timeout_s}
+    transport: dict = {"visibility_timeout": settings.visibility_timeout_s}
+    backend: dict = {"retry_policy": {"timeout": 5.0}}
+    if settings.key_prefix:  # queues, unacked messages, bindings and results all under the prefix
+        transport["global_keyprefix"] = backend["global_keyprefix"] = settings.key_prefix
     return {
         "broker_url": settings.broker_url,
         "result_backend": settings.backend_url,
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
+        "result_backend_transport_options": backend,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "task_acks_late": True,

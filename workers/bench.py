@@ -75,7 +75,7 @@ def start_workers(n: int, settings: WorkerSettings, log_dir: Path, env: dict[str
             "--broker", settings.broker_url, "--loglevel", "WARNING",
         ]
         full_env = {**os.environ, **(env or {}), "SAFECITY_RESULT_BACKEND": settings.backend_url,
-                    "SAFECITY_VISIBILITY_S": str(settings.visibility_timeout_s)}
+                    "SAFECITY_VISIBILITY_S": str(settings.visibility_timeout_s), "SAFECITY_BROKER_PREFIX": settings.key_prefix}
         with open(log_dir / f"worker{i}.log", "ab") as fh:
             procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=full_env, start_new_session=True))
     return procs

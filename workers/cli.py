@@ -141,11 +141,23 @@ def job_cmd(
     timeout_s: Annotated[float, typer.Option("--timeout-s", help="with --wait: give up after, s")] = 3600.0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="write violations.json and tracks.json here")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
+    retry: Annotated[bool, typer.Option("--retry-failed", help="send the failed segments again (after fixing the cause)")] = False,
+    broker: Annotated[Optional[str], typer.Option("--broker", help="broker URL (with --retry-failed)")] = None,
 ) -> None:
     """Show a distributed job: its segments, their state, and its violations."""
     from workers.jobs import WorkerContext
 
-    ctx = WorkerContext(_settings(db))
+    ctx = WorkerContext(_settings(db, broker))
+    if retry:
+        from workers.app import create_app
+        from workers.jobs import enqueue, retry_failed
+
+        try:
+            reset = retry_failed(ctx, job_id)
+            sent = enqueue(create_app(ctx.settings), ctx, job_id)
+        except (SafeCityError, ValueError) as exc:
+            _fail(exc)
+        err.print(f"job {job_id}: {reset} failed segments requeued, {sent} messages sent", highlight=False)
     _finish(ctx, job_id, timeout_s if wait else 0.0, out_dir, json_out)
 
 
@@ -184,7 +196,7 @@ def worker_bench_cmd(
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame")] = 1,
     threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="onnxruntime threads per worker")] = 1,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="scenes (reused), database, evidence, logs (default <home>/worker-bench)")] = None,
-    broker: Annotated[str, typer.Option("--broker", help="Redis URL; use a database of its own (it is not flushed)")] = "redis://127.0.0.1:6379/13",
+    broker: Annotated[str, typer.Option("--broker", help="Redis URL (keys under a prefix of this run, deleted afterwards)")] = "redis://127.0.0.1:6379/13",
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Scale test: N generated cameras across M worker processes; throughput and lag."""
@@ -203,9 +215,18 @@ def worker_bench_cmd(
         scenes = ensure_scenes(work_dir / "scenes", cameras, duration_s)
         settings = load_settings(
             broker_url=broker, db_url=f"sqlite:///{run_dir / 'bench.sqlite'}", evidence_root=run_dir / "evidence", segment_s=segment_s,
+            key_prefix=f"safecity-bench-{run_dir.name}:",
         )
         run_dir.mkdir(parents=True, exist_ok=True)
-        report = run_bench(settings, scenes, workers, detector, detect_every, log_dir=run_dir / "logs")
+        try:
+            report = run_bench(settings, scenes, workers, detector, detect_every, log_dir=run_dir / "logs")
+        finally:
+            import redis
+
+            client = redis.Redis.from_url(broker)
+            for k in client.scan_iter(match=f"{settings.key_prefix}*"):
+                client.delete(k)
+            client.close()
     except (SafeCityError, ValueError, TimeoutError) as exc:
         _fail(exc)
     if json_out:

@@ -43,6 +43,12 @@ JOB_OPTION_FIELDS = (
     "clip_pre_s", "clip_post_s",
 )
 
+#: Detectors whose output depends on the frames before (a background model). A fresh model at
+#: a segment's warm-up cannot see a vehicle that stands still from its first frame, so that
+#: vehicle would be "born" when it moves, possibly inside the core, and be counted by two
+#: segments. Jobs with these detectors are processed as one segment.
+STATEFUL_DETECTORS = frozenset({"motion"})
+
 #: Database errors that pass: a server restarting, a network cut, a pool timeout, a lock.
 TRANSIENT_DB_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.IntegrityError)
 
@@ -187,7 +193,10 @@ def submit_job(ctx: WorkerContext, req: SubmitRequest, at: dt.datetime | None = 
     video_sha = file_sha256(video)
     s = ctx.settings
     plan = SegmentPlan.from_seconds(info.fps, s.segment_s, s.warmup_s, s.min_tail_s, s.max_tail_s, s.quiet_s)
-    cores = plan_cores(info.frame_count, plan.segment_frames)
+    if req.detector in STATEFUL_DETECTORS:
+        cores = plan_cores(info.frame_count, max(info.frame_count, 1))  # one segment: see STATEFUL_DETECTORS
+    else:
+        cores = plan_cores(info.frame_count, plan.segment_frames)
     evidence_root = Path(req.evidence_root or s.evidence_folder()).resolve()
     ident = json.dumps(
         [config.camera_id, video_sha, hashlib.sha256(config_text.encode()).hexdigest(), req.detector, req.model,
@@ -235,6 +244,28 @@ def enqueue(app, ctx: WorkerContext, job_id: str) -> int:
         raise TransientError(f"broker {redact(ctx.settings.broker_url)} unreachable ({type(exc).__name__}: {exc}); "
                              f"job {job_id} is stored: submit again to enqueue it") from exc
     return len(pending)
+
+
+def retry_failed(ctx: WorkerContext, job_id: str, at: dt.datetime | None = None) -> int:
+    """Put a job's failed segments back to ``queued`` (a person fixed the cause); :func:`enqueue`
+    then sends them. The previous error stays in the log; attempts keep counting.
+
+    Returns:
+        How many segments were reset.
+    """
+    at = at or now_utc()
+    with ctx.sessions().begin() as session:
+        job = session.get(JobRow, job_id)
+        if job is None:
+            raise ValueError(f"job {job_id}: not found")
+        failed = [s for s in segments_of(session, job_id) if s.status == "failed"]
+        for seg in failed:
+            log.info("segment requeued by operator segment_id=%s previous_error=%s", seg.id, seg.error)
+            seg.status, seg.error, seg.finished_at = "queued", None, None
+        if failed:
+            job.status, job.error, job.finished_at = "queued", None, None
+            refresh_job_status(session, job, at)
+    return len(failed)
 
 
 def redact(url: str) -> str:

@@ -89,6 +89,8 @@ def refresh_job_status(session: Session, job: JobRow, at: dt.datetime) -> str:
         job.status = "done"
     elif any(s in ("running", "done") for s in states):
         job.status = "running"
+    else:
+        job.status = "queued"
     if job.status in ("done", "failed") and job.finished_at is None:
         job.finished_at = at
     return job.status

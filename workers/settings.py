@@ -6,6 +6,7 @@ SQLite database) and an environment variable for a deployment:
 =============================  ============================================================
 ``SAFECITY_BROKER_URL``        Celery broker (default ``redis://127.0.0.1:6379/0``)
 ``SAFECITY_RESULT_BACKEND``    Celery result backend (default: the broker URL)
+``SAFECITY_BROKER_PREFIX``     prefix of every Redis key of the broker and the results
 ``SAFECITY_DB_URL``            the database every worker writes to (default: home SQLite)
 ``SAFECITY_EVIDENCE_ROOT``     shared evidence folder (default ``<home>/evidence``)
 ``SAFECITY_VISIBILITY_S``      Redis visibility timeout, s (see below)
@@ -39,6 +40,8 @@ class WorkerSettings(BaseModel):
 
     broker_url: str = Field(default=DEFAULT_BROKER_URL, description="Celery broker URL (Redis)")
     result_backend: str | None = Field(default=None, description="Celery result backend; None: the broker URL")
+    key_prefix: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$",
+                            description="prefix of every broker and result key (several deployments or test runs on one Redis)")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; None: the home folder's default")
     evidence_root: Path | None = Field(default=None, description="evidence folder shared by the workers; None: <home>/evidence")
     visibility_timeout_s: int = Field(default=3600, ge=5, le=7 * 24 * 3600, description="unacknowledged message redelivery after, s")
@@ -88,6 +91,7 @@ class WorkerSettings(BaseModel):
 _ENV_FIELDS = {
     "BROKER_URL": "broker_url",
     "RESULT_BACKEND": "result_backend",
+    "BROKER_PREFIX": "key_prefix",
     "DB_URL": "db_url",
     "EVIDENCE_ROOT": "evidence_root",
     "VISIBILITY_S": "visibility_timeout_s",

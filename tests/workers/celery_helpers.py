@@ -21,12 +21,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_videos" / "day-default-s1"
-TEST_REDIS_DB = 11  # the worker tests' private database on the shared Redis (flushed by them)
+TEST_REDIS_DB = 11  # the worker tests' database on the shared Redis; each test adds a key prefix of its own
+TEST_BROKER = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
 CLIP_FIRST, CLIP_FRAMES = 280, 200  # red light, a speeding car and a wrong-way car cross the seams
 # Segments of 2.4 s: cores [0,60) [60,120) [120,200); the motion detector learns its background
 # for 25 frames, so the warm-up (2 s = 50 frames) covers it plus the tracker's confirmation.
 PLAN = {"segment_s": 2.4, "warmup_s": 2.0, "min_tail_s": 1.0, "quiet_s": 1.0}
-DETECTOR = "motion"  # model-free and fast on a shared 2-core machine; stateful, so it tests the warm-up
+DETECTOR = "motion"  # model-free and fast on a shared 2-core machine; stateful, so its jobs are one segment
+SEAM_DETECTOR = "onnx"  # stateless: what segmented processing is for
 OPTIONS = {"clip_pre_s": 0.4, "clip_post_s": 0.4}
 
 
@@ -63,14 +65,14 @@ def make_clip(out_dir: Path, first: int = CLIP_FIRST, count: int = CLIP_FRAMES) 
     return out_dir
 
 
-def reference_violations(clip: Path, evidence: Path) -> list:
+def reference_violations(clip: Path, evidence: Path, detector: str = DETECTOR) -> list:
     """The clip processed whole, in this process: what the distributed run must equal."""
     from pipeline.config import load_camera_config
     from pipeline.run import ProcessOptions, process_video
     from safecity.composition import build_detector
 
     cam = clip / "camera.yaml"
-    det, name = build_detector(DETECTOR, None)
+    det, name = build_detector(detector, None)
     result = process_video(clip / "scene.mp4", load_camera_config(cam), hashlib.sha256(cam.read_bytes()).hexdigest(),
                            det, name, evidence, ProcessOptions(**OPTIONS))
     return result.violations
@@ -159,3 +161,27 @@ def plan_windows(clip: Path, segment_s: float = PLAN["segment_s"]):
     info = probe_video(clip / "scene.mp4", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     plan = SegmentPlan.from_seconds(info.fps, segment_s, PLAN["warmup_s"], PLAN["min_tail_s"], 300.0, PLAN["quiet_s"])
     return [SegmentWindow(i, a, b, plan, info.frame_count) for i, (a, b) in enumerate(plan_cores(info.frame_count, plan.segment_frames))]
+
+
+def broker_fixture(monkeypatch):
+    """The shared Redis with a key prefix of this test's own (SAFECITY_BROKER_PREFIX, inherited by
+    the worker processes): test runs side by side never see each other's messages. Every key
+    under the prefix is deleted afterwards."""
+    import uuid
+
+    import pytest
+    import redis
+
+    client = redis.Redis.from_url(TEST_BROKER)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"no Redis at {TEST_BROKER}: {exc}")
+    prefix = f"safecity-test-{uuid.uuid4().hex[:10]}:"
+    monkeypatch.setenv("SAFECITY_BROKER_PREFIX", prefix)
+    try:
+        yield TEST_BROKER
+    finally:
+        for k in client.scan_iter(match=f"{prefix}*"):
+            client.delete(k)
+        client.close()

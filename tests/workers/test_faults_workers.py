@@ -6,6 +6,7 @@ row and exchange-log candidate) and the exchange log verifying.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -16,7 +17,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 from celery_helpers import (
-    DETECTOR, OPTIONS, PLAN, TEST_REDIS_DB, free_port, key, kill_group, shared_clip, start_worker, stored, wait_until,
+    broker_fixture,
+    DETECTOR, OPTIONS, PLAN, free_port, key, kill_group, shared_clip, start_worker, stored, wait_until,
 )
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -26,7 +28,8 @@ def _ctx(db_url, tmp_path, broker_url):
     from workers.jobs import WorkerContext
     from workers.settings import load_settings
 
-    return WorkerContext(load_settings(env={}, broker_url=broker_url, db_url=db_url, evidence_root=tmp_path / "evidence", **PLAN))
+    return WorkerContext(load_settings(env={}, broker_url=broker_url, db_url=db_url, evidence_root=tmp_path / "evidence",
+                                      key_prefix=os.environ.get("SAFECITY_BROKER_PREFIX", ""), **PLAN))
 
 
 def _submit(ctx):
@@ -66,17 +69,9 @@ def _check_exactly_once(ctx, view, db_url):
 
 
 @pytest.fixture
-def broker():
-    url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"no Redis at {url}: {exc}")
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+def broker(monkeypatch):
+    """The shared Redis under a key prefix of this test's own."""
+    yield from broker_fixture(monkeypatch)
 
 
 def test_kill_9_worker_mid_segment(tmp_path, broker):
