@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from celery_helpers import DETECTOR, OPTIONS, PLAN, broker_fixture, key, kill_group, shared_clip, start_worker, stored
+from celery_helpers import DETECTOR, OPTIONS, PLAN, TEST_BROKER, broker_fixture, key, kill_group, shared_clip, start_worker, stored
 
-BROKER = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+BROKER = TEST_BROKER
 
 
 @pytest.fixture
