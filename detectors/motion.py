@@ -95,6 +95,9 @@ class MotionDetector:
                 f"learning_rate: expected a value in (0, 1] or None, got {learning_rate}"
             )
         self.class_names: tuple[str, ...] = (class_name,)
+        # Background subtraction learns from consecutive frames: the pipeline's detection
+        # schedule (stride, motion gate) must give it every frame.
+        self.needs_every_frame = True
         self.work_width_px = int(work_width_px)
         self.history_frames = int(history_frames)
         self.var_threshold = float(var_threshold)

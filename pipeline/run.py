@@ -99,6 +99,7 @@ class ProcessResult:
     seconds: float = 0.0
     signal_disagreements: list = field(default_factory=list)  # SignalDisagreement, for operators
     cpu_seconds: float = 0.0  # process CPU time (all threads) of decode..rules, evidence excluded
+    schedule_counts: dict = field(default_factory=dict)  # frames detected / predicted / static / forced
 
     @property
     def fps(self) -> float:
@@ -154,7 +155,7 @@ def process_video(
     signals = SignalSetup.from_config(config)  # primary feed + vision fallback (docs/signals.md)
     signal = signals.source
     detector, view = _region_detector(detector, config, (info.width, info.height), options)
-    schedule = build_schedule(options, view)
+    schedule = _schedule_for(detector, options, view)
     # The tracker sees one update (or prediction) per kept frame: its buffers are in those.
     tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view)
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
@@ -180,6 +181,7 @@ def process_video(
         if frame.index % options.detect_every:
             continue
         if schedule.every_frame:  # nothing to decide: batch frames into one inference call
+            schedule.counts.detected += 1
             batch.append(frame)
             if len(batch) >= options.batch_size:
                 flush()
@@ -235,7 +237,7 @@ def process_video(
         "processed camera_id=%s frames=%d tracks=%d violations=%d fps=%.1f",
         config.camera_id, frames_done, len(tracks), len(violations), frames_done / max(elapsed, 1e-9),
     )
-    return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed, disagreements, cpu_s)
+    return ProcessResult(camera, run, summaries, violations, analyses, frames_done, elapsed, disagreements, cpu_s, schedule.counts.to_dict())
 
 
 def _region_detector(
@@ -261,6 +263,13 @@ def build_schedule(options: ProcessOptions, view: tuple[int, int, int, int]) -> 
 
     gate = MotionGate(Region(*view)) if options.motion_gate else None
     return DetectionSchedule(options.detect_stride, gate, options.max_static_frames)
+
+
+def _schedule_for(detector: Detector, options: ProcessOptions, view: tuple[int, int, int, int]) -> DetectionSchedule:
+    """Every frame for a detector that learns from consecutive frames (``needs_every_frame``)."""
+    if getattr(detector, "needs_every_frame", False):
+        return DetectionSchedule(1)
+    return build_schedule(options, view)
 
 
 def plate_frames(track: Track, n: int) -> list[int]:

@@ -18,6 +18,7 @@ from pipeline.tracking import RoadTracker
 from tests.factories import camera_config
 
 NAMES = ("car", "bus", "truck", "motorcycle")
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1"
 
 
 def _box_at(k: int, speed_px: float) -> Detections:
@@ -121,29 +122,57 @@ def test_process_options_refuse_bad_schedule(field: str, value) -> None:
         ProcessOptions(**{field: value})
 
 
-def _moving_box_video(path: Path, frames: int = 90, still_from: int | None = None) -> Path:
+def _sample_with_freeze(tmp_path: Path, hold_at: int, hold: int, frames: int) -> Path:
+    """The first ``frames`` frames of the committed day scene with frame ``hold_at`` held for
+    ``hold`` more frames (mp4v): traffic that stops dead, with compression noise."""
+    cap = cv2.VideoCapture(str(SAMPLE / "scene.mp4"))
+    src = []
+    while len(src) < frames:
+        ok, img = cap.read()
+        if not ok:
+            break
+        src.append(img)
+    cap.release()
+    path = tmp_path / "held.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
-    for k in range(frames):
-        img = np.full((720, 1280, 3), 90, np.uint8)
-        y = 200 + 4 * (min(k, still_from) if still_from is not None else k)
-        cv2.rectangle(img, (560, y), (700, y + 90), (230, 230, 230), -1)
-        writer.write(img)
+    for i in list(range(hold_at + 1)) + [hold_at] * hold + list(range(hold_at + 1, len(src))):
+        writer.write(src[i])
     writer.release()
     return path
 
 
-def test_process_video_with_stride_and_gate(tmp_path: Path) -> None:
-    """process_video with stride 3 and gating (model-free detector) tracks the moving block from
-    a fraction of its frames, and stops looking once it stands still (until max_static_frames)."""
-    video = _moving_box_video(tmp_path / "v.mp4", frames=90, still_from=60)
-    result = process_video(
-        video, camera_config(), "0" * 64, create_detector("motion", warmup_frames=5), "motion", tmp_path / "ev",
-        ProcessOptions(detect_stride=3, motion_gate=True, max_static_frames=25, min_track_points=3),
-    )
+def test_process_video_with_stride_gate_and_region(tmp_path: Path) -> None:
+    """process_video with the default schedule and the committed model on the day sample: after
+    start-up only about every third frame is detected, and while the picture is held nothing is
+    detected until max_static_frames (25) have passed; every observation is from a detected frame."""
+    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from pipeline.config import load_camera_config
+
+    video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
+    detector = create_detector("onnx", model_path=DEFAULT_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
+    options = ProcessOptions(min_track_points=3)
+    assert (options.detect_stride, options.motion_gate, options.roi_crop) == (3, True, True)
+    result = process_video(video, load_camera_config(SAMPLE / "camera.yaml"), "0" * 64, detector, "onnx", tmp_path / "ev", options)
     assert result.frames == 90
+    counts = result.schedule_counts
+    assert counts["detected"] + counts["predicted"] + counts["static"] == 90
+    assert counts["detected"] < 60 and counts["static"] > 0
     frames = sorted({p.frame for a in result.analyses for p in a.track.points})
-    assert frames, "the moving block was not tracked"
-    moving = [f for f in frames if 20 <= f < 60]
-    assert 5 <= len(moving) < 30
-    # Still from frame 60: the gate skips everything until max_static_frames (25) have passed.
-    assert [f for f in frames if 62 <= f < 84] == []
+    assert frames, "no vehicle tracked"
+    assert [f for f in frames if 43 <= f < 66] == []  # held from frame 41 to 70
+
+
+def test_model_free_detector_gets_every_frame(tmp_path: Path) -> None:
+    """The background-subtraction detector learns from consecutive frames: whatever the options,
+    the pipeline gives it every frame."""
+    writer = cv2.VideoWriter(str(tmp_path / "v.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
+    for k in range(30):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        cv2.rectangle(img, (560, 200 + 4 * k), (700, 290 + 4 * k), (230, 230, 230), -1)
+        writer.write(img)
+    writer.release()
+    result = process_video(
+        tmp_path / "v.mp4", camera_config(), "0" * 64, create_detector("motion", warmup_frames=5), "motion", tmp_path / "ev",
+        ProcessOptions(detect_stride=3, motion_gate=True),
+    )
+    assert result.schedule_counts["detected"] == 30
