@@ -100,7 +100,7 @@ class VisionSignalConfig(_Strict):
 
     enabled: bool = Field(default=False, description="classify the head on sampled frames and compare with the feed")
     sample_every_s: float = Field(default=0.2, gt=0, le=5, description="classify one frame per this many s")
-    min_lit_fraction: float = Field(default=0.04, gt=0, lt=1, description="a lamp is lit when this share of its pixels is bright and saturated")
+    min_lit_fraction: float = Field(default=0.3, gt=0, lt=1, description="a lamp is lit when this share of its pixels is bright and saturated")
     debounce_samples: int = Field(default=2, ge=1, le=20, description="a state counts after this many equal samples in a row")
     disagreement_min_s: float = Field(default=1.0, gt=0, description="report feed/vision disagreements lasting at least this long, s")
     boundary_tolerance_s: float = Field(default=0.5, ge=0, le=5, description="ignore disagreements this close to a feed phase change, s")

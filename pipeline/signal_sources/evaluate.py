@@ -51,7 +51,7 @@ class VisionCheck:
 
 def check_vision(
     video: Path, head_px: tuple[float, float, float, float], reference: SignalSource, every: int = 1,
-    min_lit_fraction: float = 0.2, boundary_s: float = 0.08,
+    min_lit_fraction: float = 0.3, boundary_s: float = 0.08,
 ) -> VisionCheck:
     """Classify every ``every``-th frame of ``video`` and compare with ``reference``.
 

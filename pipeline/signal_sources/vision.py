@@ -1,11 +1,14 @@
 """The vision fallback: the signal head's three lamps classified by colour (HSV).
 
 The head box (``signal.head_px``) holds a vertical red / amber / green head. For each lamp
-the disk around its centre is counted: a pixel is *lit* when it is bright (V), saturated
-(S) and of the lamp's own hue. Requiring the lamp's hue is what keeps night glow from a lit
-neighbour (green light spilling over the amber lamp) from lighting the wrong lamp. One frame
-per ``sample_every_s`` is classified; a state counts after ``debounce_samples`` equal
-readings, and anything the head cannot explain (nothing lit, green with red) is ``unknown``.
+the disk around its centre is counted: a pixel is *lit* when it is bright (V at least 80 and
+at least 0.55 of the head's p99 V, so exposure does not matter), saturated (S) and of the
+lamp's own hue. Requiring the lamp's own hue is what keeps night glow from a lit neighbour
+(green light spilling over the amber lamp) from lighting the wrong lamp; requiring a lit lamp
+to be 1.3x brighter than the dimmest lamp of the head (or clipping) keeps a dark head in
+sunlight from reading as red. One frame per ``sample_every_s`` is classified; a state counts
+after ``debounce_samples`` equal readings, and anything the head cannot explain (nothing lit,
+green with red) is ``unknown``.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ log = logging.getLogger(__name__)
 #: OpenCV hue ranges (0..179) per lamp; red wraps around 0.
 HUE_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "red": ((0, 10), (165, 179)),
-    "amber": ((12, 35),),
+    "amber": ((12, 40),),
     "green": ((40, 100),),
 }
-MIN_VALUE = 150  # lit pixels are at least this bright (V, 0..255)
+MIN_VALUE = 80  # lit pixels are at least this bright (V, 0..255) ...
+RELATIVE_VALUE = 0.55  # ... and at least this share of the head's brightest (p99) V: exposure-independent
 MIN_SATURATION = 90  # and this saturated (S, 0..255); a washed-out white core is not counted
+LAMP_CONTRAST = 1.3  # a lit lamp's p90 V is at least this many times the dimmest lamp's (a dark head in sun is not lit)
+CLIPPED_VALUE = 250  # ... unless its p90 V reaches this: it is clipping the sensor, so it is emitting
 LAMP_RADIUS_OF_WIDTH = 0.38  # lamp disk radius as a share of the head width
 LAMPS = ("red", "amber", "green")
 _STATE_OF = {
@@ -49,7 +55,7 @@ class HeadReading:
     lit_fraction: dict[str, float]
 
 
-def classify_head(image: np.ndarray, head_px: tuple[float, float, float, float], min_lit_fraction: float = 0.2) -> HeadReading:
+def classify_head(image: np.ndarray, head_px: tuple[float, float, float, float], min_lit_fraction: float = 0.3) -> HeadReading:
     """Classify the signal head in one BGR frame.
 
     Args:
@@ -69,21 +75,28 @@ def classify_head(image: np.ndarray, head_px: tuple[float, float, float, float],
         raise ValueError(f"head box {head_px} is not inside the {W}x{H} frame")
     hsv = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    bright = (val >= MIN_VALUE) & (sat >= MIN_SATURATION)
+    bright = (val >= max(MIN_VALUE, RELATIVE_VALUE * float(np.percentile(val, 99)))) & (sat >= MIN_SATURATION)
     yy, xx = np.mgrid[y0:y1, x0:x1]
     radius = LAMP_RADIUS_OF_WIDTH * w
     fractions: dict[str, float] = {}
+    level: dict[str, float] = {}
     for k, lamp in enumerate(LAMPS):
         cx, cy = x + w / 2, y + h * (k + 0.5) / 3
         disk = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= radius**2
         n = int(disk.sum())
         if n == 0:
-            fractions[lamp] = 0.0
+            fractions[lamp], level[lamp] = 0.0, 0.0
             continue
         in_hue = np.zeros_like(bright)
         for lo, hi in HUE_RANGES[lamp]:
             in_hue |= (hue >= lo) & (hue <= hi)
         fractions[lamp] = float((bright & in_hue & disk).sum()) / n
+        level[lamp] = float(np.percentile(val[disk], 90))
+    dimmest = max(min(level.values()), 1.0)
+    for lamp in LAMPS:  # lit means brighter than an unlit lamp of the same head, whatever the exposure,
+        # or clipping the sensor (night overexposure: glow brightens every lamp of the head)
+        if level[lamp] < LAMP_CONTRAST * dimmest and level[lamp] < CLIPPED_VALUE:
+            fractions[lamp] = 0.0
     lit = frozenset(lamp for lamp in LAMPS if fractions[lamp] >= min_lit_fraction)
     return HeadReading(_STATE_OF.get(lit, UNKNOWN), {k: round(v, 3) for k, v in fractions.items()})
 

@@ -38,10 +38,21 @@ def test_renderer_states_classified(state, lighting):
     assert classify_head(frame(state, lighting), HEAD_PX).state == state
 
 
+@pytest.mark.parametrize("gain", [0.35, 0.5, 1.6])
 @pytest.mark.parametrize("lighting", ["day", "night"])
-def test_dark_head_is_unknown(lighting):
-    """A head with no lamp lit (power cut, occluded) is unknown, never a colour."""
-    assert classify_head(frame("off", lighting), HEAD_PX).state == "unknown"
+@pytest.mark.parametrize("state", ["green", "amber", "red", "red_amber"])
+def test_exposure_changes(state, lighting, gain):
+    """Under- and overexposed heads (night glow clipping included) still read right."""
+    img = np.clip(frame(state, lighting) * gain, 0, 255).astype(np.uint8)
+    assert classify_head(img, HEAD_PX).state == state
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.6, 3.0])
+@pytest.mark.parametrize("lighting", ["day", "night"])
+def test_dark_head_is_unknown(lighting, gain):
+    """A head with no lamp lit (power cut, occluded) is unknown, never a colour, even overexposed in sun."""
+    img = np.clip(frame("off", lighting) * gain, 0, 255).astype(np.uint8)
+    assert classify_head(img, HEAD_PX).state == "unknown"
 
 
 def test_green_with_red_is_unknown():
