@@ -39,6 +39,7 @@ class FeedSignalSource:
         self._offset = clock_offset_s
         self._record = Path(record_path) if record_path else None
         self._record_lock = threading.Lock()
+        self.record_failures = 0
 
     def receive(self, event: PhaseEvent) -> bool:
         """Add one message (from a receiver thread); record it when accepted."""
@@ -46,12 +47,16 @@ class FeedSignalSource:
         if ok and self._record is not None:
             line = format_line(event) + "\n"
             with self._record_lock:
-                self._record.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self._record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
-                    os.write(fd, line.encode("utf-8"))
-                finally:
-                    os.close(fd)
+                    self._record.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self._record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                    try:
+                        os.write(fd, line.encode("utf-8"))
+                    finally:
+                        os.close(fd)
+                except OSError as exc:  # keep receiving: the phase is in memory; operators must see this
+                    self.record_failures += 1
+                    log.error("signal feed recording failed path=%s failures=%d reason=%s", self._record, self.record_failures, exc)
         return ok
 
     def state_at(self, t_s: float) -> PhaseInterval:

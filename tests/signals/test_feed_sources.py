@@ -307,3 +307,15 @@ def test_http_poll_unreachable_goes_unknown():
     with build_signal_source(cfg, origin) as src:
         wait_for(lambda: src.poll_failures >= 1)
         assert src.state_at(time.time() - origin.timestamp()).state == "unknown"
+
+
+def test_recording_failure_keeps_receiving(tmp_path, caplog):
+    """A record file that cannot be written is logged and counted; the message is still used."""
+    from pipeline.signal_sources.feed import FeedSignalSource
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    src = FeedSignalSource(PhaseHistory(max_silence_s=5), ORIGIN, record_path=blocker / "feed.log")
+    assert src.receive(ev(0, "red"))
+    assert src.record_failures == 1 and "signal feed recording failed" in caplog.text
+    assert src.state_at(1.0).state == "red"
