@@ -128,7 +128,7 @@ def _print_text(doc: dict) -> None:
     else:
         lines.append(f"(d) naive ultralytics baseline {base.get('status')}: {base.get('reason')}")
     opts = ", ".join(f"{k}={v}" for k, v in doc["options"].items())
-    lines += ["", f"pipeline defaults (ProcessOptions): {opts}", "", "ratios:"]
+    lines += ["", f"(c) full pipeline options: {opts}", "", "ratios:"]
     lines += [f"  {k}: {_fmt(v)}" for k, v in doc["ratios"].items()]
     lines += [
         "",
