@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", threads: int | None = None) -> None:
-    """Register the tasks on ``app``; each pool process builds its own WorkerContext lazily."""
+    """Register the tasks on ``app``; each pool process builds its own WorkerContext lazily.
+
+    ``shared=False``: Celery would otherwise hand these closures (and the settings they hold)
+    to every app made later in the process.
+    """
     from workers.jobs import WorkerContext, as_dict, record_gave_up, run_segment
 
     state: dict[str, object] = {}
@@ -44,7 +48,7 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
 
     app.safecity_context = context
 
-    @app.task(name="safecity.process_segment", bind=True, acks_late=True, reject_on_worker_lost=True,
+    @app.task(name="safecity.process_segment", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
               max_retries=settings.max_retries)
     def process_segment(self, segment_id: str) -> dict:
         """Detect, track and apply the rules to one segment of a job; store its violations."""
@@ -78,7 +82,7 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
             raise PermanentError(outcome.error or "failed")
         return as_dict(outcome)
 
-    @app.task(name="safecity.exchange_checkpoint", bind=True, acks_late=True, reject_on_worker_lost=True,
+    @app.task(name="safecity.exchange_checkpoint", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
               max_retries=settings.max_retries)
     def exchange_checkpoint(self) -> dict:
         """Sign the exchange log's chain head (the AIS owner's periodic checkpoint)."""
@@ -99,7 +103,7 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
             raise self.retry(exc=exc, countdown=settings.retry_delay_s(self.request.retries))
         return {"seq": cp.seq, "entry_index": cp.entry_index, "chain_digest": cp.chain_digest}
 
-    @app.task(name="safecity.backup_replicate", bind=True, acks_late=True, reject_on_worker_lost=True,
+    @app.task(name="safecity.backup_replicate", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
               max_retries=settings.max_retries)
     def backup_replicate(self, max_batches: int = 100) -> dict:
         """Send the exchange log's new entries to the backup centre's replica (``backup_db_url``),

@@ -133,6 +133,7 @@ def test_exchange_and_backup_tasks(tmp_path, broker):
     from workers.app import create_app
     from workers.settings import load_settings
 
+    create_app(load_settings(env={}, broker_url=broker))  # an earlier app in the process must not lend its tasks
     settings = load_settings(env={}, broker_url=broker, db_url=f"sqlite:///{tmp_path / 'primary.sqlite'}",
                              backup_db_url=f"sqlite:///{tmp_path / 'backup.sqlite'}")
     app = create_app(settings)
