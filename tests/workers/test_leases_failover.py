@@ -17,8 +17,10 @@ from store.db import init_db, make_engine, session_factory
 from workers.leases import alive_workers, lease_holders
 from workers.live_models import add_camera
 
-TTL_S = 2.0
-SCAN_S = 0.5
+# Short by default to keep the test quick; the production defaults (10 s, 2 s) can be measured
+# with SAFECITY_TEST_FAILOVER_TTL_S=10 SAFECITY_TEST_FAILOVER_SCAN_S=2.
+TTL_S = float(os.environ.get("SAFECITY_TEST_FAILOVER_TTL_S", "2.0"))
+SCAN_S = float(os.environ.get("SAFECITY_TEST_FAILOVER_SCAN_S", "0.5"))
 CAMERAS = [f"cam-{i}" for i in range(6)]
 
 
