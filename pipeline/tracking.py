@@ -102,6 +102,10 @@ class RoadTracker:
         tracks (fewer than ``min_consecutive_frames`` updates) are not predicted by ByteTrack;
         :meth:`needs_detection` asks for the next frame while any exists. No observation is
         recorded: measurements come from detected frames only.
+
+        Uses ByteTrack's own state (``tracked_tracks``, ``lost_tracks``, ``shared_kalman``,
+        ``frame_id``) of supervision 0.25-0.26 (pinned in pyproject.toml);
+        tests/pipeline/test_schedule.py fails if that changes.
         """
         bt = self._tracker
         bt.frame_id += 1
