@@ -56,6 +56,12 @@ def analyse_track(
     use = track.usable
     zone = track.measurable(rules.speeding.max_m_per_px)
     speeds = window_speeds(track.t_s[zone], track.road_m[zone], rules.speeding.fit_window_s)
+    if not speeds and zone.sum() >= 5:
+        # Too short for one window (a fast vehicle crosses the zone in well under a second): one
+        # fit over the whole span, if it lasts min_fit_s.
+        span = float(track.t_s[zone][-1] - track.t_s[zone][0])
+        if span >= rules.speeding.min_fit_s:
+            speeds = window_speeds(track.t_s[zone], track.road_m[zone], span / 0.6 - 1e-9)
     hits: list[RuleHit] = []
     hit = check_speeding(track, speeds, config.speed_limit_kmh, rules.speeding)
     if hit:

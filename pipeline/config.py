@@ -155,6 +155,11 @@ class SpeedingRuleConfig(_Strict):
     )
     fit_window_s: float = Field(default=1.2, gt=0.2, le=5, description="robust speed fit window, s")
     min_track_m: float = Field(default=6.0, gt=0, description="track must span this many metres")
+    min_fit_s: float = Field(
+        default=0.5, gt=0.1, le=5,
+        description="a track seen in the measurement zone for less than one fit window (a fast vehicle) is fitted "
+        "over its whole span when that lasts at least this long, s",
+    )
     max_m_per_px: float = Field(
         default=0.25, gt=0, le=2,
         description="speed uses only observations where one pixel spans at most this much road, m "
@@ -285,7 +290,7 @@ class Manoeuvre(_Strict):
 class ForbiddenTurnRuleConfig(_Strict):
     enabled: bool = True
     manoeuvres: list[Manoeuvre] = Field(default=[], description="forbidden manoeuvres at this site")
-    fit_window_s: float = Field(default=0.8, gt=0.2, le=3, description="heading fit window before/after, s")
+    fit_window_s: float = Field(default=0.4, gt=0.2, le=3, description="heading fit window before/after, s")
     min_speed_kmh: float = Field(default=4.0, gt=0, description="heading is measured only above this speed")
     source: str = (
         "Traffic Rules of the KR, sec. 8 and signs 3.18.2 'No left turn' / 3.19 'No U-turn' (turn "

@@ -28,7 +28,7 @@ These are the *truth* definitions the pipeline is scored against (docs/truth-sch
   of the vehicle's line of travel (``PEDESTRIAN_CONFLICT_M``), in at least 3 frames; start/end
   = first/last such frame.
 * ``u_turn`` (where the scenario forbids it): the front point enters the manoeuvre's entry area
-  and later its exit area, having turned round (heading change >= 150 degrees); start = first
+  and later its exit area, having turned round (heading change >= 120 degrees); start = first
   time in the entry area, end = last time in the exit area.
 
 Inside the intersection lanes have no direction (the lane rules do not apply there).

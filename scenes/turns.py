@@ -31,7 +31,7 @@ TURN_AREAS_M = {
                ("ta-u-out", ((0.0, 50.0), (7.0, 50.0), (7.0, 95.0), (0.0, 95.0)))),
 }
 #: Heading change that makes each manoeuvre, degrees (published with the manoeuvre).
-MIN_HEADING_CHANGE_DEG = {"u_turn": 150.0, "left_turn": 60.0}
+MIN_HEADING_CHANGE_DEG = {"u_turn": 120.0, "left_turn": 60.0}  # a U-turn often loses its track before it is complete
 
 
 @dataclass(frozen=True)
