@@ -71,7 +71,7 @@ class ProcessOptions:
     # max_static_frames; roi_crop detects only in the lanes/lines/zones' box padded by roi_pad_frac
     # of the frame height, at the full frame's scale.
     # Off by default: with them on (stride 3) violations still score precision = recall = 1 on the
-    # scenario suite but the speed error p95 rises 2.45 -> 3.05 km/h (docs/performance.md).
+    # scenario suite but the speed error p95 rises 2.45 -> 2.75 km/h (docs/performance.md).
     detect_stride: int = 1
     motion_gate: bool = False
     max_static_frames: int = 25
