@@ -110,4 +110,9 @@ def test_evidence_clip_and_metadata(processed):
         meta = json.loads((out / "evidence" / files["metadata"]["path"]).read_text())
         assert meta["violation_id"] == v["id"] and meta["calibration_version"]
         listed = {f["path"]: f["sha256"] for f in meta["files"]}
-        assert listed == {e["path"]: e["sha256"] for e in v["evidence"] if e["kind"] != "metadata"}
+        # metadata.json lists the other files; manifest.json is written after it and signs
+        # them all, metadata included, so metadata cannot list the manifest.
+        assert listed == {e["path"]: e["sha256"] for e in v["evidence"] if e["kind"] not in ("metadata", "manifest")}
+        manifest = json.loads((out / "evidence" / files["manifest"]["path"]).read_text())
+        signed = {Path(f["path"]).name for f in manifest["files"]}
+        assert {Path(e["path"]).name for e in v["evidence"] if e["kind"] != "manifest"} <= signed
