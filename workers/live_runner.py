@@ -183,6 +183,7 @@ class CameraRunner:
             "frames": 0, "input_fps": 0.0, "processing_fps": None, "lag_s": None, "last_frame_utc": None,
             "reconnects": 0, "chunks_done": 0, "chunks_failed": 0, "backlog": 0, "violations": 0,
             "last_error": None, "active_alerts": [], "updated_at": None, "connection": None, "connected_since_utc": None,
+            "truncated_tracks": 0,
         }
         self._backlog_alert = False
         self.recorder: ChunkRecorder | None = None
@@ -394,8 +395,14 @@ class CameraRunner:
         self.metrics.detections.labels(cam).inc(len(result.tracks))
         for v in result.violations:
             self.metrics.violations.labels(cam, v.type).inc()
+        if segment.truncated:
+            # Vehicles still in view when the tail reached max_tail_s: their rules saw only
+            # part of them (a longer max_tail_s follows them further, at the cost of lag).
+            log.warning("chunk tail cut tracks short camera_id=%s chunk=%s truncated_tracks=%d max_tail_s=%s",
+                        cam, chunk.path.name, segment.truncated, self.s.max_tail_s)
         self.status.update(chunks_done=self.status["chunks_done"] + 1, processing_fps=round(result.fps, 2), lag_s=round(lag, 2),
-                           violations=self.status["violations"] + added)
+                           violations=self.status["violations"] + added,
+                           truncated_tracks=self.status["truncated_tracks"] + segment.truncated)
         self._publish_status()
         log.info("chunk processed camera_id=%s chunk=%s frames=%d fps=%.1f tracks=%d added=%d existing=%d lag_s=%.1f",
                  cam, chunk.path.name, result.frames, result.fps, len(result.tracks), added, existing, lag)

@@ -32,7 +32,9 @@ def test_live_stream_goes_through_the_pipeline(tmp_path):
     register_camera(db_url, "demo-default-s1", server.url, config)
     settings = LiveSettings(
         redis_url="unused", db_url=db_url, key_prefix=prefix, worker_id="w-live", lease_ttl_s=10, scan_interval_s=2,
-        chunk_s=10, max_tail_s=6, spool_dir=tmp_path / "spool", out_dir=tmp_path / "out", plates=False, read_timeout_s=3,
+        # max_tail_s 12: the stop-line offender stands past the line from 9.4 s to the end (20 s);
+        # its chunk must follow it that long (the default is 30 s), or its rules see it cut short.
+        chunk_s=10, max_tail_s=12, spool_dir=tmp_path / "spool", out_dir=tmp_path / "out", plates=False, read_timeout_s=3,
     )
     metrics = LiveMetrics()
     started = time.monotonic()
@@ -59,6 +61,7 @@ def test_live_stream_goes_through_the_pipeline(tmp_path):
           f"lag {st['lag_s']} s after the chunk's last frame, {st['violations']} violations, {elapsed:.0f} s wall")
     assert st["chunks_failed"] == 0, st["last_error"]
     assert st["frames"] == 500  # every frame of the 20 s, 25 fps scene
+    assert st["truncated_tracks"] == 0  # every owned vehicle followed to its end
 
     from sqlalchemy import select
 
