@@ -2,6 +2,7 @@
 # Start the services the tests use when they are not already running:
 #   Redis      127.0.0.1:6379 (broker, leases; the worker tests use database 11)
 #   PostgreSQL 127.0.0.1:5432, role postgres without password from 127.0.0.1, database "test"
+#   ffmpeg, rtsp-server-perl, chromium (Debian packages) for the live-stream and browser tests
 # Installs them with apt-get (Debian/Ubuntu, as root) when absent. Idempotent: a running
 # service is left alone, an existing database kept.
 set -euo pipefail
@@ -57,5 +58,19 @@ ensure_postgres() {
   fi
 }
 
+# Programs the tests drive for real (they skip, naming the package, when absent): ffmpeg and
+# rtsp-server-perl serve live camera streams, Chromium runs the web app's end-to-end tests.
+ensure_tools() {
+  local missing=()
+  have ffmpeg || missing+=(ffmpeg)
+  have rtsp-server-perl || missing+=(rtsp-server-perl)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}" || echo "services: could not install ${missing[*]}; their tests will skip" >&2
+  fi
+  echo "services: tools present: $(for t in ffmpeg rtsp-server-perl chromium; do have $t && printf '%s ' $t; done)"
+}
+
 ensure_redis
 ensure_postgres
+ensure_tools
