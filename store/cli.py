@@ -74,7 +74,7 @@ def _connect_error(engine: Engine, exc: Exception) -> None:
 
 @db_app.command("upgrade")
 def upgrade_command(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Apply every pending revision (all heads); stamp a pre-migration database after checking it."""
+    """Apply every pending revision up to the release's one head; stamp a pre-migration database after checking it."""
     from store.migrate import SchemaError, upgrade
 
     engine = _engine(db, create=True)

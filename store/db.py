@@ -29,7 +29,7 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Bring the database schema to the current release: ``alembic upgrade heads``.
+    """Bring the database schema to the current release: ``alembic upgrade head``.
 
     Cheap when the database is current (one query). A new database gets every revision; one
     made by the pre-migration ``create_all`` is checked and stamped at the baseline first

@@ -106,8 +106,29 @@ def _script() -> ScriptDirectory:
 
 
 def script_heads() -> tuple[str, ...]:
-    """The head revisions this software ships (several while branches are unmerged)."""
+    """The head revisions this software ships (one in a release; see :func:`script_head`)."""
     return tuple(sorted(_script().get_heads()))
+
+
+def script_head() -> str:
+    """The one head revision this software ships, which ``upgrade`` migrates to.
+
+    Several heads mean a revision was added beside the current head instead of on top of it
+    (its ``down_revision`` names an older revision): applying them all with ``upgrade heads``
+    would run them in an order nobody chose and record several versions in the database, so
+    the release is refused until a merge revision (``alembic merge heads``) joins them.
+
+    Raises:
+        SchemaError: the migrations directory has more than one head (or none).
+    """
+    heads = script_heads()
+    if len(heads) != 1:
+        raise SchemaError(
+            f"{MIGRATIONS_DIR}: the migrations have {len(heads)} heads {list(heads)}, expected exactly one; "
+            "base the new revision on the current head or add a merge revision "
+            "(`alembic merge heads -m merge`), see docs/storage.md"
+        )
+    return heads[0]
 
 
 def current_revisions(conn: Connection) -> tuple[str, ...]:
@@ -268,7 +289,11 @@ def _legacy_problems(conn: Connection) -> list[str]:
 
 
 def upgrade(engine: Engine) -> UpgradeReport:
-    """Bring the database to every shipped head (``alembic upgrade heads``).
+    """Bring the database to the shipped head (``alembic upgrade head``).
+
+    A database at several revisions (made before ``0007_merge_heads`` joined the branches, when
+    ``upgrade heads`` applied them all) is upgraded from each to the merge point, so it then
+    records one revision.
 
     A database made before migrations existed (tables present, no ``alembic_version``) is
     checked against the baseline revision's tables and columns and, when it matches, stamped
@@ -276,10 +301,11 @@ def upgrade(engine: Engine) -> UpgradeReport:
 
     Raises:
         SchemaError: the database has tables but no version and does not match the baseline;
-            or it is at a revision this software does not know (a newer release migrated it).
+            or it is at a revision this software does not know (a newer release migrated it);
+            or the shipped migrations have more than one head (:func:`script_head`).
     """
     started = time.perf_counter()
-    heads = script_heads()
+    heads = (script_head(),)
     with engine.connect() as conn:
         before = current_revisions(conn)
     if before == heads:  # the common case: one query, no lock
@@ -308,7 +334,7 @@ def upgrade(engine: Engine) -> UpgradeReport:
                 stamped = True
                 logger.info("stamped pre-migration database revision=%s", BASELINE)
         if current_revisions(conn) != heads:
-            command.upgrade(alembic_config(conn), "heads")
+            command.upgrade(alembic_config(conn), heads[0])
         after = current_revisions(conn)
     seconds = time.perf_counter() - started
     logger.info("database migrated before=%s after=%s seconds=%.3f", before, after, seconds)

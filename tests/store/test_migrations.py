@@ -12,7 +12,15 @@ from sqlalchemy.exc import DBAPIError
 
 import store.migrate as migrate
 from store.db import init_db, make_engine
-from store.migrate import BASELINE, SchemaError, alembic_config, current_revisions, schema_differences, script_heads
+from store.migrate import (
+    BASELINE,
+    SchemaError,
+    alembic_config,
+    current_revisions,
+    schema_differences,
+    script_head,
+    script_heads,
+)
 from store.models_index import SCHEMA_MODULES, load_all_models
 
 
@@ -175,7 +183,7 @@ def test_concurrent_init_migrates_once(db_url):
 
 BRANCH = '''
 revision = "{rev}"
-down_revision = "0001_baseline"
+down_revision = {down!r}
 branch_labels = None
 depends_on = None
 
@@ -192,23 +200,67 @@ def downgrade():
 '''
 
 
-def test_parallel_branches_are_all_applied(engine, tmp_path, monkeypatch):
-    """Two revisions on top of the baseline (two heads): init_db applies both (upgrade heads)."""
+def test_release_ships_exactly_one_head():
+    """The shipped revisions have one head (the merge of the old parallel branches or later)."""
+    heads = script_heads()
+    assert len(heads) == 1, heads
+    assert script_head() == heads[0]
+
+
+def _copy_scripts(tmp_path, monkeypatch):
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    for rev in ("9001_branch_a", "9002_branch_b"):
-        (scripts / "versions" / f"{rev}.py").write_text(BRANCH.format(rev=rev, table=f"t_{rev}"))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
     migrate._script.cache_clear()
+    return scripts
+
+
+def test_unmerged_branches_are_refused_and_a_merge_applies_both(engine, tmp_path, monkeypatch):
+    """Two revisions beside the head: init_db refuses (naming the heads) and touches nothing; a
+    merge revision over them makes init_db apply both and record one revision."""
+    shipped = script_head()
+    scripts = _copy_scripts(tmp_path, monkeypatch)
     try:
-        heads = script_heads()
-        assert {"9001_branch_a", "9002_branch_b"} <= set(heads)
+        for rev in ("9001_branch_a", "9002_branch_b"):
+            (scripts / "versions" / f"{rev}.py").write_text(BRANCH.format(rev=rev, down=shipped, table=f"t_{rev}"))
+        with pytest.raises(SchemaError, match=r"2 heads \['9001_branch_a', '9002_branch_b'\], expected exactly one"):
+            init_db(engine)
+        assert _tables(engine) == set()
+        (scripts / "versions" / "9003_merge.py").write_text(
+            'revision = "9003_merge"\ndown_revision = ("9001_branch_a", "9002_branch_b")\n'
+            "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+        )
+        migrate._script.cache_clear()
         init_db(engine)
         with engine.connect() as conn:
-            assert current_revisions(conn) == heads
+            assert current_revisions(conn) == ("9003_merge",)
         assert {"t_9001_branch_a", "t_9002_branch_b"} <= _tables(engine)
     finally:
+        monkeypatch.undo()
         migrate._script.cache_clear()
+
+
+OLD_HEADS = ("0002_notices", "0003_live_cameras", "0004_web", "0005_worker_jobs", "0006_registry_matches")
+
+
+def test_database_at_the_old_parallel_heads_moves_to_the_merge(engine):
+    """A database migrated with `upgrade heads` before the merge (five versions) keeps its rows and
+    ends at the one merge revision with the same schema."""
+    with engine.begin() as conn:
+        for rev in OLD_HEADS:
+            command.upgrade(alembic_config(conn), rev)
+        conn.execute(text(
+            "INSERT INTO cameras (id, name, calibration_version, speed_limit_kmh, config_sha256) "
+            "VALUES ('cam-1', 'kept', 'cal', 60.0, '0')"
+        ))
+    with engine.connect() as conn:
+        assert current_revisions(conn) == OLD_HEADS
+    report = migrate.upgrade(engine)
+    assert report.before == OLD_HEADS and report.after == ("0007_merge_heads",) == script_heads()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+        assert conn.scalar(text("SELECT name FROM cameras WHERE id = 'cam-1'")) == "kept"
+        assert schema_differences(conn) == []
 
 
 FAILING = BRANCH.replace(
@@ -222,7 +274,7 @@ def test_failing_revision_leaves_the_database_as_it_was(engine, tmp_path, monkey
     """One revision fails: every revision of that upgrade is rolled back, baseline included."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "9100_fails.py").write_text(FAILING.format(rev="9100_fails", table="t_partial"))
+    (scripts / "versions" / "9100_fails.py").write_text(FAILING.format(rev="9100_fails", down=script_head(), table="t_partial"))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
     migrate._script.cache_clear()
     try:
