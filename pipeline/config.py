@@ -303,6 +303,13 @@ class OncomingLaneRuleConfig(_Strict):
     min_distance_m: float = Field(default=5.0, gt=0, description="the body centre travels this far in an oncoming lane, m")
     min_points: int = Field(default=8, ge=3, description="observations needed in the oncoming lane")
     min_own_points: int = Field(default=5, ge=1, description="observations first seen in a lane of its own direction")
+    own_side_max_m_per_px: float = Field(
+        default=1.5, gt=0, le=5,
+        description="which side the vehicle came along may be judged on observations up to this coarse, m per px "
+        "(before the measurement zone): the lane depends on the lateral position, which a road camera resolves "
+        "many times finer than this along-road bound, and the direction of travel on the sign of a window's "
+        "velocity; the distance driven in the oncoming lane is measured in the zone only (wrong_way.max_m_per_px)",
+    )
     overtaking_allowed: bool = Field(
         default=False,
         description="True where overtaking through the oncoming lane is lawful (a dashed centre line on a "

@@ -5,7 +5,10 @@ Encodes the KR Traffic Rules on lanes for oncoming traffic (source and caveats i
 ``rules.oncoming_lane.source``). Distinct from wrong way (``wrong_way.py``), where the vehicle
 is first seen already travelling against its lane: here it is first seen in a lane of its own
 direction (``min_own_points``), then its body centre travels ``min_distance_m`` in an oncoming
-lane. The direction of travel is the local robust velocity, so a vehicle that turns round
+lane. Which side it came along is judged on the track's whole history, back to observations as
+coarse as ``own_side_max_m_per_px`` (a car that crosses the centre line far away, before the
+measurement zone, was still seen on its own side there); the distance in the oncoming lane is
+measured inside the zone (``max_m_per_px``) only. The direction of travel is the local robust velocity, so a vehicle that turns round
 (a U-turn, judged by its own rule) is in lanes of its own direction before and after. Where the site allows overtaking through the oncoming lane (``overtaking_allowed``), an
 excursion that returns to the own side within ``max_overtake_m`` is lawful.
 """
@@ -41,20 +44,24 @@ def check_oncoming_lane(
     Args:
         track: the vehicle.
         lanes: lane id -> (lawful direction "toward"/"away", (K, 2) polygon in road metres).
-        cfg: distances and evidence counts.
+        cfg: distances, evidence counts and how coarse the own-side history may be.
         lengths: nominal vehicle length per class, m (to place the body centre).
-        max_m_per_px: only observations where a pixel spans at most this much road, m.
+        max_m_per_px: the excursion is measured only on observations where a pixel spans at most
+            this much road, m (the measurement zone).
         window_s: local velocity fit window, s.
         min_speed_kmh: slower movement along the road gives no direction (not counted).
     """
     if not cfg.enabled or not lanes:
         return None
-    use = track.measurable(max_m_per_px)
-    t = track.t_s[use]
-    if len(t) < cfg.min_own_points + cfg.min_points:
+    resolution = np.array([p.m_per_px for p in track.points], dtype=np.float64)
+    history = track.usable & (resolution <= max(cfg.own_side_max_m_per_px, max_m_per_px))
+    t = track.t_s[history]
+    fine = resolution[history] <= max_m_per_px  # the measurement zone, within the history
+    if int(fine.sum()) < cfg.min_points or len(t) < cfg.min_own_points + cfg.min_points:
         return None
-    front = track.road_m[use]
-    if abs(float(front[-1, 1] - front[0, 1])) < cfg.min_distance_m and abs(float(np.ptp(front[:, 1]))) < cfg.min_distance_m:
+    front = track.road_m[history]
+    zone_y = front[fine, 1]
+    if abs(float(zone_y[-1] - zone_y[0])) < cfg.min_distance_m and abs(float(np.ptp(zone_y))) < cfg.min_distance_m:
         return None
     centres = body_centres(track, front, lengths)
     at = lane_ids(centres, lanes)
@@ -67,9 +74,12 @@ def check_oncoming_lane(
                 heading[k] = "toward" if vy < 0 else "away"
     seen = [k for k, lane in enumerate(at) if lane is not None and heading[k] is not None]
     own = [k for k in seen if lanes[at[k]][0] == heading[k]]
-    against = [k for k in seen if lanes[at[k]][0] != heading[k]]
+    # The offence is measured in the zone only; the own side may have been seen before it.
+    against = [k for k in seen if lanes[at[k]][0] != heading[k] and fine[k]]
     if not against or len(own) < cfg.min_own_points or own[cfg.min_own_points - 1] > against[0]:
         return None  # never on its own side first: that is wrong way, not an oncoming-lane excursion
+    own_set = set(own)
+    seen = [k for k in seen if fine[k] or k in own_set]  # coarse observations in an oncoming lane break no run
     # Excursions: runs of consecutive lane-assigned observations in oncoming lanes.
     runs: list[list[int]] = []
     for k in against:

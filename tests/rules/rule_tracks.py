@@ -41,3 +41,17 @@ def excursion(x0: float, x1: float, y0: float, speed_kmh: float, out: tuple[floa
     s_back = np.clip((t - back[0]) / (back[1] - back[0]), 0, 1)
     x = x0 + (x1 - x0) * (3 * s_out**2 - 2 * s_out**3) - (x1 - x0) * (3 * s_back**2 - 2 * s_back**3)
     return t, x, y
+
+
+def far_coarse(t, x, y, cls: str = "car", track_id: int = 1, zone_y_m: float = 60.0) -> Track:
+    """A track whose resolution coarsens with distance, as a road camera sees it.
+
+    One pixel spans 0.25 m of road at ``zone_y_m`` (the default measurement zone's edge) and
+    grows with the square of the distance (0.84 m at 110 m, 1.56 m at 150 m).
+    """
+    pts = tuple(
+        TrackPoint(int(round(ti * FPS)), float(ti), (0.0, 0.0, 10.0, 10.0), (float(xi), float(yi)), 0.9, True,
+                   0.25 * (float(yi) / zone_y_m) ** 2)
+        for ti, xi, yi in zip(t, x, y)
+    )
+    return Track(track_id, cls, pts)

@@ -6,7 +6,7 @@ import pytest
 from pipeline.config import OncomingLaneRuleConfig, RulesConfig, WrongWayRuleConfig
 from pipeline.rules.oncoming_lane import check_oncoming_lane
 from pipeline.rules.wrong_way import check_wrong_way
-from tests.rules.rule_tracks import excursion, lane_change, straight, track
+from tests.rules.rule_tracks import excursion, far_coarse, lane_change, straight, track
 
 LENGTHS = RulesConfig().vehicle_length_m
 LANES = {
@@ -57,3 +57,36 @@ def test_u_turn_is_not_an_oncoming_excursion():
 
     u = [(-1.75, 110.0), (-1.75, 62.0)] + arc(1.75, 62.0, 3.5, 180, 360) + [(5.25, 62.0), (5.25, 110.0)]
     assert check_oncoming_lane(track(*path(u, speed_kmh=20.0)), LANES, CFG, LENGTHS) is None
+
+
+# Resolution coarsens with distance (far_coarse: 0.25 m/px at Y = 60 m, the zone's far edge).
+# Approaching at 50 km/h from Y = 120 m, the car reaches the zone at t = 4.3 s.
+FAR_CASES = [
+    # name, (t, x, y), config, expected: oncoming-lane hit, wrong-way hit
+    ("crosses the centre line just before the zone (own side seen only before it)",
+     lane_change(-1.75, 1.75, 120, 50, (3.4, 4.0), 7.5), CFG, True, False),
+    ("the same with the own-side history limited to the zone",
+     lane_change(-1.75, 1.75, 120, 50, (3.4, 4.0), 7.5), OncomingLaneRuleConfig(own_side_max_m_per_px=0.25), False, True),
+    ("own side seen only where a pixel spans more than own_side_max_m_per_px",
+     lane_change(-1.75, 1.75, 145, 50, (1.0, 1.6), 9.0), OncomingLaneRuleConfig(own_side_max_m_per_px=1.0), False, True),
+    ("wrong-way car driving towards the camera in the far lane all along",
+     straight(1.75, 120, 50, 7.5), CFG, False, True),
+    ("brief excursion before the zone, back on its side inside it",
+     excursion(-1.75, 1.75, 120, 50, (0.5, 1.0), (2.0, 2.5), 7.5), CFG, False, False),
+    ("keeps its own lane from far away", straight(-1.75, 120, 50, 7.5), CFG, False, False),
+]
+
+
+@pytest.mark.parametrize(("name", "txy", "cfg", "oncoming", "wrong_way"), FAR_CASES, ids=[c[0] for c in FAR_CASES])
+def test_own_side_history_before_the_zone(name, txy, cfg, oncoming, wrong_way):
+    """Which side the car came along counts back to own_side_max_m_per_px; the excursion counts in the zone only."""
+    tr = far_coarse(*txy)
+    hit = check_oncoming_lane(tr, LANES, cfg, LENGTHS)
+    assert (hit is not None) == oncoming
+    if hit:
+        assert hit.measurements["from_lane"] == "L3"
+        assert hit.measurements["lane_id"] == "L4"
+        # the distance is measured in the zone: at most what the car drove from Y = 60 m on
+        assert cfg.min_distance_m <= hit.measurements["distance_in_oncoming_m"] <= 60.0 - 5.0
+    else:  # analysis.analyse_track asks the wrong-way rule only when this one found nothing
+        assert (check_wrong_way(tr, LANES, WrongWayRuleConfig()) is not None) == wrong_way
