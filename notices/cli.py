@@ -1,8 +1,9 @@
 """``safecity notices ...``: issue, list, deliver, print and requeue notices.
 
 Mount with ``app.add_typer(notices_app, name="notices")``. Exit codes: 0 success, 1 some
-notice needs a person (delivery refused), 2 bad input (unknown violation, case not confirmed,
-no fine configured, bad settings).
+notice needs a person (delivery refused) or the case gets no notice (not finable, no fine
+configured: the refusal is recorded with the case), 2 bad input (unknown violation, case not
+confirmed, bad settings).
 """
 
 from __future__ import annotations
@@ -72,9 +73,15 @@ def issue_cmd(
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Issue the notice of a confirmed case (idempotent: prints the existing one if issued)."""
+    """Issue the notice of a confirmed case (idempotent: prints the existing one if issued).
+
+    A case that must not be fined (measurement marked for review, a signal phase that may not
+    fine, no amount in the fines table) gets no notice: the refusal is recorded with the case
+    and the command exits 1 naming the reason.
+    """
     from exchange.envelope import parse_utc
-    from notices.service import issue_notice
+    from notices.errors import NoticeRefusedError
+    from notices.service import issue_notice, record_refusal
 
     try:
         when = parse_utc(decided_at) if decided_at else dt.datetime.now(dt.timezone.utc)
@@ -89,8 +96,17 @@ def issue_cmd(
                     s, violation_id, decided_by=officer, decided_at=when, home=home,
                     evidence_root=evidence_root, settings=settings,
                 )
+        except NoticeRefusedError as refused:  # nothing was written; record why, then report
+            with sessions.begin() as s:
+                record_refusal(s, refused, decided_by=officer, decided_at=when)
+            raise
         finally:
             engine.dispose()
+    except NoticeRefusedError as exc:
+        if json_out:
+            print(json.dumps({"violation_id": exc.violation_id, "refused": exc.code, "reason": exc.reason}, ensure_ascii=False))
+            raise typer.Exit(EXIT_FAILED) from None
+        _fail(exc, EXIT_FAILED)
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     seconds = time.perf_counter() - started

@@ -23,3 +23,22 @@ class DeliveryTransientError(TransientError):
 
 class DeliveryPermanentError(PermanentError):
     """The receiver refused the notice for good (4xx); a person has to look at it."""
+
+
+class NoticeRefusedError(NoticeError):
+    """A confirmed case that must not get a fine notice (not finable, or no known amount).
+
+    Raised before anything is written; the caller records it with
+    :func:`notices.service.record_refusal` in its own transaction, so the case shows why.
+
+    Attributes:
+        violation_id: the case.
+        code: a :data:`notices.finable.REFUSAL_CODES` entry.
+        reason: why, without personal data.
+    """
+
+    def __init__(self, violation_id: str, code: str, reason: str) -> None:
+        super().__init__(f"violation {violation_id}: no notice: {reason}")
+        self.violation_id = violation_id
+        self.code = code
+        self.reason = reason

@@ -77,3 +77,24 @@ class DeliveryAttemptRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     notice: Mapped[NoticeRow] = relationship(back_populates="attempts")
+
+
+class NoticeRefusalRow(Base):
+    """Why a confirmed case got no notice (insert-only; one row per case and reason code).
+
+    Written by :func:`notices.service.record_refusal` when :func:`notices.service.issue_notice`
+    refused (a measurement marked for review, a signal phase that may not fine, no amount in the
+    fines table on the decision day). The case page and ``safecity notices`` show it; a later
+    notice (e.g. after the fines table is completed) leaves the row as history.
+    """
+
+    __tablename__ = "notice_refusals"
+    __table_args__ = (UniqueConstraint("violation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    violation_id: Mapped[str] = mapped_column(ForeignKey("violations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

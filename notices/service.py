@@ -6,6 +6,11 @@ In the caller's transaction it picks the fine in force on the decision day, rend
 QR code), stores the PDF write-once with its SHA-256, logs the ``notice`` hand-off signed with
 the AIS user's (police) key, and records the notice as pending delivery. Nothing is committed
 here: the decision, the notice and its log entry commit together or not at all.
+
+A confirmed case that must not be fined (``notices.finable``: a measurement marked for review,
+a signal phase that may not fine; or no amount in the fines table) is refused with
+:class:`~notices.errors.NoticeRefusedError` before anything is written (no number, PDF or log
+entry); the caller records the refusal with :func:`record_refusal` so the case shows why.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from exchange.home import Home, home_path
 from exchange.log import lock_log
 from notices.config import NoticeSettings, load_notice_settings
 from notices.document import NoticeContent, Photo, measured_lines
-from notices.errors import NoticeError
-from notices.models import NoticeRow
+from notices.errors import NoticeError, NoticeRefusedError
+from notices.finable import NO_FINE_AMOUNT, Refusal, unfinable
+from notices.models import NoticeRefusalRow, NoticeRow
 from notices.payref import rf_reference
 from notices.pdf import render_notice_pdf
 from notices.storage import Source, read_checked
@@ -186,8 +192,12 @@ def issue_notice(
             settings, else ``<home>/notices``); it must be the one :func:`notice_pdf` reads.
 
     Raises:
+        NoticeRefusedError: the case must not get a fine notice: its measurement is marked for
+            review or its evidence says not finable (e.g. a vision-only signal phase that may
+            not fine), or the fines table has no amount for it on the decision day. Raised
+            before anything is written; record it with :func:`record_refusal`.
         NoticeError: unknown violation, case not confirmed, no plate, no evidence photo,
-            evidence that fails its SHA-256 check, no fine configured for the case.
+            evidence that fails its SHA-256 check.
         ValueError: a naive ``decided_at`` or an empty ``decided_by``.
         EnvelopeRejectedError: the AIS owner rejected the notice envelope.
     """
@@ -212,6 +222,10 @@ def issue_notice(
     if not violation.plate_text or violation.plate_status not in USABLE_PLATE_STATUSES:
         raise NoticeError(f"violation {violation_id}: no confirmed plate (status {violation.plate_status or 'none'}); correct the plate first")
 
+    refusal = unfinable(violation.measurements)
+    if refusal is not None:
+        raise NoticeRefusedError(violation_id, refusal.code, refusal.reason)
+
     zone = ZoneInfo(cfg.timezone)
     decided_local = decided_at.astimezone(zone)
     decision_day = decided_local.date()
@@ -222,9 +236,12 @@ def issue_notice(
     try:
         fine = fine_for(table, violation.type, decision_day, decision_day, excess)
     except PermanentError as exc:  # no entry for the type, band or day: never guessed
-        raise NoticeError(f"violation {violation_id}: {exc}") from exc
+        raise NoticeRefusedError(violation_id, NO_FINE_AMOUNT, str(exc)) from exc
 
     photos, meta, digests = _evidence(violation, evidence_root or cfg.resolved_evidence_root())
+    refusal = unfinable(violation.measurements, meta)  # the signed evidence may say more than the row
+    if refusal is not None:
+        raise NoticeRefusedError(violation_id, refusal.code, refusal.reason)
     camera = session.get(CameraRow, violation.camera_id)
     place, coords = _place(violation, camera, meta)
     offence_text = meta.get("offence_time_utc")
@@ -283,6 +300,57 @@ def issue_notice(
     session.flush()
     logger.info("notice issued notice_id=%s violation_id=%s number=%s entry=%d", nid, violation_id, number, delivery.entry.index)
     return NoticeRecord.from_row(row)
+
+
+@dataclass(frozen=True)
+class RefusalRecord:
+    """A recorded refusal (see :class:`notices.models.NoticeRefusalRow`)."""
+
+    violation_id: str
+    code: str
+    reason: str
+    decided_by: str
+    decided_at: dt.datetime
+
+
+def record_refusal(session: Session, refused: NoticeRefusedError, *, decided_by: str, decided_at: dt.datetime) -> RefusalRecord:
+    """Record why a case got no notice, in the caller's transaction (never commits).
+
+    Call it in a new transaction after :func:`issue_notice` raised ``refused`` (that
+    transaction rolled back and left nothing). Idempotent: the same case and reason code keep
+    their first row, so a repeated confirmation or a retried request adds nothing.
+
+    Raises:
+        ValueError: a naive ``decided_at``, an empty ``decided_by`` or an unknown code.
+    """
+    _aware("decided_at", decided_at)
+    if not decided_by or not str(decided_by).strip():
+        raise ValueError("decided_by: expected the officer id of the inspector")
+    Refusal(refused.code, refused.reason)  # validates the code and the text
+    row = session.scalar(
+        select(NoticeRefusalRow).where(NoticeRefusalRow.violation_id == refused.violation_id, NoticeRefusalRow.code == refused.code)
+    )
+    if row is None:
+        row = NoticeRefusalRow(
+            violation_id=refused.violation_id, code=refused.code, reason=refused.reason,
+            decided_by=str(decided_by), decided_at=decided_at,
+        )
+        session.add(row)
+        session.flush()
+        logger.info("notice refused violation_id=%s code=%s", refused.violation_id, refused.code)
+    return _refusal_record(row)
+
+
+def refusals_for_violation(session: Session, violation_id: str) -> list[RefusalRecord]:
+    """Why the violation got no notice, oldest first (empty when never refused)."""
+    rows = session.scalars(
+        select(NoticeRefusalRow).where(NoticeRefusalRow.violation_id == violation_id).order_by(NoticeRefusalRow.id)
+    )
+    return [_refusal_record(r) for r in rows]
+
+
+def _refusal_record(row: NoticeRefusalRow) -> RefusalRecord:
+    return RefusalRecord(row.violation_id, row.code, row.reason, row.decided_by, _as_utc(row.decided_at))
 
 
 def get_notice(session: Session, notice_id: str) -> NoticeRecord:

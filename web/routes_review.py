@@ -89,8 +89,8 @@ def _metadata(request: Request, violation_id: str) -> dict:
     """The evidence metadata.json (signal timeline, measurements), if its file verifies."""
     try:
         with tx(request) as session:
-            found = find_evidence(session, request.app.state.settings.evidence_dirs, violation_id, "metadata")
-        return json.loads(found.path.read_text(encoding="utf-8"))
+            found = find_evidence(session, request.app.state.evidence_sources, violation_id, "metadata")
+        return json.loads(found.read_bytes().decode("utf-8"))
     except (LookupError, EvidenceIntegrityError, OSError, ValueError):
         return {}
 
@@ -190,7 +190,7 @@ def case_confirm(request: Request, violation_id: str, user: CurrentUser = Depend
         return _back(request, violation_id, err=failure[0], status=failure[1])
     if not outcome.accepted:
         return _back(request, violation_id, err=outcome.message, status=409)
-    note = _issue_notice(request, violation_id, user.username, at)
+    note, _ = _issue_notice(request, violation_id, user.username, at)
     if go_next and note is None and not is_api(request):
         nxt, _ = _neighbours(request, violation_id)
         if nxt:
@@ -234,35 +234,48 @@ def _notices_service():
 
 
 def _evidence_root(request: Request, violation_id: str):
-    """The evidence folder holding this violation's files (the notice embeds its photo)."""
-    roots = request.app.state.settings.evidence_dirs
+    """The evidence folder or store holding this violation's files (the notice embeds its photo)."""
+    roots = request.app.state.evidence_sources
     with tx(request) as session:
         for kind in ("frame_at", "frame_before", "vehicle_crop"):
             try:
                 found = find_evidence(session, roots, violation_id, kind)
             except (LookupError, EvidenceIntegrityError):
                 continue
-            return next((r for r in roots if found.path.is_relative_to(r.resolve())), None)
+            return found.source
     return None
 
 
-def _issue_notice(request: Request, violation_id: str, officer: str, at: dt.datetime) -> str | None:
+def _issue_notice(request: Request, violation_id: str, officer: str, at: dt.datetime) -> tuple[str | None, int]:
     """Issue the notice of a confirmed case in its own transaction; the decision stays either way.
 
+    A case that must not be fined (NoticeRefusedError: nothing was written) gets its refusal
+    recorded in a transaction of its own, so the case page shows why; retrying does not help.
+
     Returns:
-        None when issued; otherwise what to tell the reviewer (the case page offers a retry).
+        (None, 200) when issued; otherwise what to tell the reviewer and the HTTP status: 409
+        for a refusal, 503 for a failure the case page offers to retry.
     """
     service = _notices_service()
     if service is None:
-        return "модуль постановлений не установлен"
+        return "модуль постановлений не установлен", 503
+    from notices.errors import NoticeRefusedError
+
     root = _evidence_root(request, violation_id)
     try:
         with tx(request) as session:
             service.issue_notice(session, violation_id, decided_by=officer, decided_at=at, home=request.app.state.home, evidence_root=root)
+    except NoticeRefusedError as refused:
+        try:
+            with tx(request) as session:
+                service.record_refusal(session, refused, decided_by=officer, decided_at=at)
+        except Exception:  # request boundary: the refusal stands; only its record failed
+            logger.exception("notice refusal not recorded case=%s code=%s", violation_id, refused.code)
+        return f"постановление не выдаётся: {refused.reason}", 409
     except Exception as exc:  # request boundary: the confirmation is committed, the notice can be retried
         logger.exception("notice not issued case=%s", violation_id)
-        return f"постановление не выдано ({type(exc).__name__}: {exc}); повторите с карточки дела"
-    return None
+        return f"постановление не выдано ({type(exc).__name__}: {exc}); повторите с карточки дела", 503
+    return None, 200
 
 
 def _notice_state(request: Request, violation_id: str) -> dict:
@@ -270,7 +283,8 @@ def _notice_state(request: Request, violation_id: str) -> dict:
     if service is None:
         return {"available": False, "notice": None}
     with tx(request) as session:
-        return {"available": True, "notice": service.notice_for_violation(session, violation_id)}
+        return {"available": True, "notice": service.notice_for_violation(session, violation_id),
+                "refusals": service.refusals_for_violation(session, violation_id)}
 
 
 @router.post("/cases/{violation_id}/notice", name="case_issue_notice")
@@ -285,8 +299,8 @@ def case_issue_notice(request: Request, violation_id: str, user: CurrentUser = D
         state = case_state(session, violation_id)
     if state != "confirmed":
         return _back(request, violation_id, err="Постановление выдаётся только по подтверждённому делу без постановления", status=409)
-    note = _issue_notice(request, violation_id, user.username, now(request))
-    return _back(request, violation_id, msg="Постановление выдано") if note is None else _back(request, violation_id, err=note, status=503)
+    note, status = _issue_notice(request, violation_id, user.username, now(request))
+    return _back(request, violation_id, msg="Постановление выдано") if note is None else _back(request, violation_id, err=note, status=status)
 
 
 @router.get("/cases/{violation_id}/notice.pdf", name="case_notice_pdf")
@@ -313,12 +327,15 @@ def evidence_file(request: Request, violation_id: str, kind: str):
     """An evidence file by violation id and kind; no path is ever taken from the request."""
     try:
         with tx(request) as session:
-            found = find_evidence(session, request.app.state.settings.evidence_dirs, violation_id, kind)
+            found = find_evidence(session, request.app.state.evidence_sources, violation_id, kind)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except EvidenceIntegrityError as exc:
         raise HTTPException(409, str(exc)) from None
-    return FileResponse(found.path, media_type=found.media_type, headers={"ETag": f'"{found.sha256}"', "X-Evidence-SHA256": found.sha256})
+    headers = {"ETag": f'"{found.sha256}"', "X-Evidence-SHA256": found.sha256}
+    if found.path is None:  # from the object store, already verified in memory
+        return Response(found.data, media_type=found.media_type, headers=headers)
+    return FileResponse(found.path, media_type=found.media_type, headers=headers)
 
 
 @router.get("/supervision", name="supervision")

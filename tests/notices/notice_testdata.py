@@ -54,6 +54,7 @@ class Case:
 def make_violation(
     evidence_root: Path, vid: str, vtype: str, speed: float | None, limit: float | None, signal: str | None,
     plate: str | None = PLATE, location: dict | None = LOCATION, with_photo: bool = True,
+    measurements: dict | None = None, meta_extra: dict | None = None,
 ) -> Violation:
     store = FolderEvidenceStore(evidence_root)
     files: list[EvidenceFile] = []
@@ -65,13 +66,14 @@ def make_violation(
         "location": location, "offence_time_utc": OFFENCE_UTC.isoformat(timespec="milliseconds"),
         "speed_kmh": speed, "limit_kmh": limit, "signal_state": signal, "signal_source": "controller" if signal else None,
         "files": [f.__dict__ for f in files],
+        **(meta_extra or {}),
     }
     files.append(store.put(f"{vid}/metadata.json", json.dumps(meta, ensure_ascii=False).encode(), "metadata"))
     return Violation(
         id=vid, type=vtype, camera_id="cam-chui-1", track_id=abs(hash(vid)) % 1000, class_name="car",
         first_frame=10, last_frame=90, at_frame=50,
         first_time_utc=(OFFENCE_UTC - dt.timedelta(seconds=1)).isoformat(), last_time_utc=(OFFENCE_UTC + dt.timedelta(seconds=1)).isoformat(),
-        speed_kmh=speed, limit_kmh=limit, signal_state=signal, measurements={"t_start_s": 1.0},
+        speed_kmh=speed, limit_kmh=limit, signal_state=signal, measurements={"t_start_s": 1.0, **(measurements or {})},
         plate_text=plate, plate_confidence=0.97 if plate else None, plate_status="read" if plate else "unreadable",
         plate_country="KG" if plate else None, evidence=tuple(files),
     )
@@ -80,7 +82,8 @@ def make_violation(
 def build_case(
     tmp_path: Path, url: str, *, vtype: str = "speeding", speed: float | None = 112.0, limit: float | None = 60.0,
     signal: str | None = None, plate: str | None = PLATE, to_state: str = "confirmed", vid: str = "v" + "1" * 31,
-    location: dict | None = LOCATION, with_photo: bool = True,
+    location: dict | None = LOCATION, with_photo: bool = True, measurements: dict | None = None,
+    meta_extra: dict | None = None,
 ) -> Case:
     """A database at ``url`` holding one violation whose case went through review to ``to_state``."""
     engine = make_engine(url)
@@ -89,7 +92,8 @@ def build_case(
     home = init_home()
     evidence_root = tmp_path / "evidence"
     add_violation(sessions, home, evidence_root, vid=vid, vtype=vtype, speed=speed, limit=limit, signal=signal,
-                  plate=plate, to_state=to_state, location=location, with_photo=with_photo)
+                  plate=plate, to_state=to_state, location=location, with_photo=with_photo,
+                  measurements=measurements, meta_extra=meta_extra)
     return Case(url, sessions, home, evidence_root, tmp_path / "notice-store", vid)
 
 
@@ -97,8 +101,9 @@ def add_violation(
     sessions: sessionmaker[Session], home: Home, evidence_root: Path, *, vid: str, vtype: str = "speeding",
     speed: float | None = 112.0, limit: float | None = 60.0, signal: str | None = None, plate: str | None = PLATE,
     to_state: str = "confirmed", location: dict | None = LOCATION, with_photo: bool = True,
+    measurements: dict | None = None, meta_extra: dict | None = None,
 ) -> None:
-    v = make_violation(evidence_root, vid, vtype, speed, limit, signal, plate, location, with_photo)
+    v = make_violation(evidence_root, vid, vtype, speed, limit, signal, plate, location, with_photo, measurements, meta_extra)
     at = OFFENCE_UTC + dt.timedelta(minutes=5)
     with sessions.begin() as s:
         upsert_camera(s, CameraRecord("cam-chui-1", "Чуй — Советская", "cal-1", 60.0, "0" * 64))

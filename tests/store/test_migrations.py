@@ -256,7 +256,7 @@ def test_database_at_the_old_parallel_heads_moves_to_the_merge(engine):
     with engine.connect() as conn:
         assert current_revisions(conn) == OLD_HEADS
     report = migrate.upgrade(engine)
-    assert report.before == OLD_HEADS and report.after == ("0007_merge_heads",) == script_heads()
+    assert report.before == OLD_HEADS and report.after == script_heads() and len(report.after) == 1
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
         assert conn.scalar(text("SELECT name FROM cameras WHERE id = 'cam-1'")) == "kept"

@@ -153,3 +153,22 @@ def test_confirm_issues_the_notice_and_serves_its_pdf(client, seeded):
     pdf = client.get(f"/cases/{vid}/notice.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/cases/{seeded.ids['reject']}/notice.pdf").status_code == 404
+
+
+def test_confirmed_unfinable_case_shows_why_no_notice(client, seeded):
+    """A confirmed case marked for review gets no notice: the case page shows the recorded
+    refusal, no PDF exists, and asking again answers 409 with the reason."""
+    pytest.importorskip("notices.service")
+    from store.schema import ViolationRow
+
+    vid = seeded.ids["confirm"]
+    with seeded.sessions.begin() as s:
+        row = s.get(ViolationRow, vid)
+        row.measurements = {**row.measurements, "review_reason": "vision-only signal phase"}
+    _open_and_confirm(client, seeded)
+    page = client.get(f"/cases/{vid}")
+    assert 'data-testid="notice-refused"' in page.text and "vision-only signal phase" in page.text, page.text[-3000:]
+    assert 'data-testid="notice"' not in page.text
+    assert client.get(f"/cases/{vid}/notice.pdf").status_code == 404
+    again = client.post(f"/cases/{vid}/notice", data={"csrf_token": session_csrf(client)}, headers={"accept": "application/json"})
+    assert again.status_code == 409 and "не выдаётся: the measurement is marked for review" in again.json()["message"]
