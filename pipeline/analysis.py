@@ -9,7 +9,7 @@ from pipeline.kinematics import instantaneous_speeds, window_speeds
 from pipeline.rules.bus_lane import check_bus_lane
 from pipeline.rules.forbidden_turn import check_forbidden_turn
 from pipeline.rules.no_stopping import check_no_stopping
-from pipeline.rules.oncoming_lane import check_oncoming_lane
+from pipeline.rules.oncoming_lane import came_along_own_side, check_oncoming_lane
 from pipeline.rules.pedestrian_yield import check_pedestrian_yield
 from pipeline.rules.red_light import check_red_light
 from pipeline.rules.solid_line import check_solid_line
@@ -84,10 +84,14 @@ def analyse_track(
                 break
     lanes = {lane.id: (lane.direction, geometry.zones_m[lane.id]) for lane in config.lanes}
     # A vehicle that came along its own side and moved into an oncoming lane is an oncoming-lane
-    # offence; wrong way is only for one first seen travelling against its lane.
-    hit = check_oncoming_lane(track, lanes, rules.oncoming_lane, rules.vehicle_length_m, rules.wrong_way.max_m_per_px)
-    if hit is None:
-        hit = check_wrong_way(track, lanes, rules.wrong_way)
+    # offence (or lawful overtaking where the site allows it); wrong way is only for one first
+    # seen travelling against its lane.
+    ww = rules.wrong_way
+    hit = check_oncoming_lane(track, lanes, rules.oncoming_lane, rules.vehicle_length_m, ww.max_m_per_px)
+    if hit is None and not came_along_own_side(
+        track, lanes, rules.oncoming_lane, rules.vehicle_length_m, ww.max_m_per_px
+    ):
+        hit = check_wrong_way(track, lanes, ww)
     if hit:
         hits.append(hit)
     bus = {lane.id: geometry.zones_m[lane.id] for lane in config.lanes if lane.kind == "bus"}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import OncomingLaneRuleConfig, RulesConfig, WrongWayRuleConfig
-from pipeline.rules.oncoming_lane import check_oncoming_lane
+from pipeline.rules.oncoming_lane import came_along_own_side, check_oncoming_lane
 from pipeline.rules.wrong_way import check_wrong_way
 from tests.rules.rule_tracks import excursion, far_coarse, lane_change, straight, track
 
@@ -88,5 +88,33 @@ def test_own_side_history_before_the_zone(name, txy, cfg, oncoming, wrong_way):
         assert hit.measurements["lane_id"] == "L4"
         # the distance is measured in the zone: at most what the car drove from Y = 60 m on
         assert cfg.min_distance_m <= hit.measurements["distance_in_oncoming_m"] <= 60.0 - 5.0
-    else:  # analysis.analyse_track asks the wrong-way rule only when this one found nothing
-        assert (check_wrong_way(tr, LANES, WrongWayRuleConfig()) is not None) == wrong_way
+    else:
+        assert lane_offence(tr, cfg) == ("wrong_way" if wrong_way else None)
+
+
+def lane_offence(tr, cfg: OncomingLaneRuleConfig) -> str | None:
+    """What analysis.analyse_track reports: oncoming lane, else wrong way unless it came along its own side."""
+    hit = check_oncoming_lane(tr, LANES, cfg, LENGTHS)
+    if hit is None and not came_along_own_side(tr, LANES, cfg, LENGTHS):
+        hit = check_wrong_way(tr, LANES, WrongWayRuleConfig())
+    return hit.type if hit else None
+
+
+GATE_CASES = [
+    # name, track, config, reported type
+    ("overtakes where the site allows it: lawful, and no wrong way either",
+     track(*excursion(-1.75, 1.75, 110, 60, (0.8, 1.8), (4.0, 5.0), 6.0)), OVERTAKE_OK, None),
+    ("overtakes where forbidden", track(*excursion(-1.75, 1.75, 110, 60, (0.8, 1.8), (4.0, 5.0), 6.0)), CFG,
+     "oncoming_lane"),
+    ("stays in the oncoming lane where overtaking is allowed", track(*lane_change(-1.75, 1.75, 110, 50, (1.0, 2.5), 7.0)),
+     OVERTAKE_OK, "oncoming_lane"),
+    ("wrong-way car (never on its own side)", track(*straight(-1.75, 20, 40, 6.0, toward=False)), OVERTAKE_OK, "wrong_way"),
+    ("wrong-way car from far away", far_coarse(*straight(1.75, 120, 50, 7.5)), OVERTAKE_OK, "wrong_way"),
+    ("keeps its own lane", track(*straight(-1.75, 110, 50, 7.0)), OVERTAKE_OK, None),
+]
+
+
+@pytest.mark.parametrize(("name", "tr", "cfg", "expected"), GATE_CASES, ids=[c[0] for c in GATE_CASES])
+def test_wrong_way_only_for_vehicles_never_on_their_own_side(name, tr, cfg, expected):
+    """A vehicle first seen lawfully on its own side is judged by the oncoming rule only, never as wrong way."""
+    assert lane_offence(tr, cfg) == expected
