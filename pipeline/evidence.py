@@ -2,6 +2,8 @@
 
 Files are written through an ``EvidenceStore``; the local folder store writes atomically and
 never overwrites or deletes: a different file under an existing name is stored beside it.
+Readers (the web app, ``safecity evidence verify``, the deferred plate read) go through the
+same store with ``get`` (bytes checked against their SHA-256) and ``keys`` (a package's files).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from pipeline.types import EvidenceFile, RuleHit, Track
+from safecity.errors import PermanentError
 
 _COLOURS = {"green": (0, 200, 0), "amber": (0, 190, 255), "red": (0, 0, 255), "red_amber": (0, 120, 255)}
 
@@ -43,15 +46,81 @@ class EvidenceStore(Protocol):
         ...
 
 
+class EvidenceIntegrityError(PermanentError):
+    """Stored bytes do not match their recorded SHA-256 (changed or damaged evidence)."""
+
+
+class ReadableEvidenceStore(EvidenceStore, Protocol):
+    """An evidence store that can also be read back (both backends are).
+
+    ``location`` names the store for a job row or a log line (a resolved folder path or
+    ``s3://bucket/prefix``); it never carries credentials.
+    """
+
+    @property
+    def location(self) -> str: ...
+
+    def get(self, key: str, sha256: str | None = None) -> bytes:
+        """The bytes of ``key``, checked against ``sha256`` when given.
+
+        Raises:
+            FileNotFoundError: no such key.
+            EvidenceIntegrityError: the bytes do not match the digest.
+        """
+        ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (e.g. ``"<violation id>/"``), sorted."""
+        ...
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not key or key.startswith("/") or "\\" in key or ".." in Path(key).parts:
+        raise ValueError(f"evidence key {key!r} must be a relative path inside the store")
+    return key
+
+
 class FolderEvidenceStore:
     """Evidence in a local folder; ``key`` paths are relative to ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
+    def __repr__(self) -> str:
+        return f"FolderEvidenceStore({self.root})"
+
+    @property
+    def location(self) -> str:
+        return str(self.root.resolve())
+
+    def get(self, key: str, sha256: str | None = None) -> bytes:
+        target = self._inside(key)
+        if not target.is_file():
+            raise FileNotFoundError(f"{target}: no such evidence file")
+        data = target.read_bytes()
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise EvidenceIntegrityError(f"{target}: SHA-256 {hashlib.sha256(data).hexdigest()} does not match the recorded {sha256}")
+        return data
+
+    def keys(self, prefix: str) -> list[str]:
+        base = self.root.resolve()
+        start = self._inside(prefix.rstrip("/")) if prefix.strip("/") else base
+        if not start.is_dir():
+            return []
+        # Temporary files of an unfinished put (".tmp-*") are not evidence.
+        return sorted(p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+
+    def _inside(self, key: str) -> Path:
+        """The file of ``key``; it must resolve inside the root (no symlink out)."""
+        _check_key(key)
+        base = self.root.resolve()
+        target = (base / key).resolve()
+        if not target.is_relative_to(base):
+            raise ValueError(f"evidence key {key!r} resolves outside the store {base}")
+        return target
+
     def put(self, key: str, data: bytes, kind: str) -> EvidenceFile:
-        if key.startswith("/") or ".." in Path(key).parts:
-            raise ValueError(f"evidence key {key!r} must be a relative path inside the store")
+        _check_key(key)
         digest = hashlib.sha256(data).hexdigest()
         target = self.root / key
         if target.exists():

@@ -39,19 +39,37 @@ def _trusted_keys(roster: Path | None) -> dict[str, str] | None:
 
 @evidence_app.command("verify")
 def verify_cmd(
-    package: Annotated[Path, typer.Argument(help="evidence package folder (evidence/<violation id>)")],
+    package: Annotated[str, typer.Argument(help="evidence package folder (evidence/<violation id>), or a violation id in the evidence store")],
     roster: Annotated[Optional[Path], typer.Option("--roster", help="roster.json with the info_provider key (default: the home folder's)")] = None,
+    evidence_url: Annotated[Optional[str], typer.Option("--evidence-url", help="evidence store holding the package: s3://bucket/prefix or a folder (default: $SAFECITY_EVIDENCE_URL; endpoint and keys: SAFECITY_S3_*)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
-    """Check the manifest signature and the SHA-256 of every file; exit 1 naming what failed."""
-    from pipeline.manifest import verify_package
+    """Check the manifest signature and the SHA-256 of every file; exit 1 naming what failed.
+
+    A folder is checked on disk; otherwise, with an evidence store configured, PACKAGE is the
+    violation id and every object is read through the store.
+    """
+    import os
+
+    from pipeline.manifest import verify_package, verify_stored_package
+    from safecity.errors import SafeCityError
 
     try:
         keys = _trusted_keys(roster)
-    except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        url = evidence_url or os.environ.get("SAFECITY_EVIDENCE_URL") or None
+        store = None
+        if not Path(package).is_dir() and url is not None:
+            if "/" in package or package in (".", ".."):
+                raise ValueError(f"{package}: no such package folder; in the store {url} give the violation id")
+            from store.evidence_backends import open_evidence_store
+
+            store = open_evidence_store(url)
+        report = verify_stored_package(store, package, keys) if store is not None else verify_package(Path(package), keys)
+    except (ValueError, SafeCityError) as exc:
+        err.print("[bold red]error:[/]", end=" ")
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
-    report = verify_package(package, keys)
+    where = report.package
     if json_out:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -60,7 +78,7 @@ def verify_cmd(
         for p in report.problems:
             err.print(f"[bold red]FAILED:[/] {p}", highlight=False, markup=True)
         if report.ok:
-            out.print(f"OK {package}: {len(report.manifests)} manifest(s), {report.files_checked} files, signature and digests verified", highlight=False)
+            out.print(f"OK {where}: {len(report.manifests)} manifest(s), {report.files_checked} files, signature and digests verified", highlight=False)
     raise typer.Exit(0 if report.ok else EXIT_FAILED)
 
 

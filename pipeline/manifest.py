@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -172,19 +172,79 @@ def verify_package(package_dir: Path, trusted_keys: Mapping[str, str] | None = N
             manifest is used and a warning says so.
     """
     root = Path(package_dir)
-    report = VerifyReport(str(root))
     if not root.is_dir():
+        report = VerifyReport(str(root))
         report.problems.append(f"{root}: not a folder")
         return report
-    manifests = sorted(p.name for p in root.iterdir() if p.is_file() and p.name.startswith("manifest") and p.name.endswith(".json"))
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+    def read(rel: str) -> bytes | None:
+        target = _inside(root, rel)
+        return target.read_bytes() if target.is_file() else None
+
+    def digest(rel: str) -> str | None:
+        target = _inside(root, rel)
+        return file_sha256(target) if target.is_file() else None
+
+    return verify_listing(str(root), names, read, digest, trusted_keys)
+
+
+def verify_stored_package(store: Any, violation_id: str, trusted_keys: Mapping[str, str] | None = None) -> VerifyReport:
+    """:func:`verify_package` for a package in an evidence store (``<violation id>/...`` keys,
+    e.g. S3): the same checks, reading every object through the store.
+
+    Args:
+        store: has ``keys(prefix)``, ``get(key)`` and ``location`` (pipeline.evidence.ReadableEvidenceStore).
+    """
+    from pipeline.evidence import EvidenceIntegrityError
+
+    prefix = f"{violation_id}/"
+    names = [k.removeprefix(prefix) for k in store.keys(prefix)]
+
+    def read(rel: str) -> bytes | None:
+        _inside(Path("."), rel)
+        try:
+            return store.get(prefix + rel)
+        except FileNotFoundError:
+            return None
+        except EvidenceIntegrityError as exc:  # the store's own digest check failed: report, do not stop
+            raise OSError(str(exc)) from exc
+
+    def digest(rel: str) -> str | None:
+        try:
+            data = read(rel)
+        except OSError:
+            return "changed"  # the object differs from the digest it was stored with
+        return hashlib.sha256(data).hexdigest() if data is not None else None
+
+    return verify_listing(f"{store.location}/{violation_id}", names, read, digest, trusted_keys)
+
+
+def verify_listing(
+    package: str, names: Sequence[str], read: Callable[[str], bytes | None], digest: Callable[[str], str | None],
+    trusted_keys: Mapping[str, str] | None = None,
+) -> VerifyReport:
+    """The checks of :func:`verify_package` over any listing of a package.
+
+    Args:
+        package: what to call the package in the report.
+        names: every file of the package, relative POSIX paths.
+        read: the bytes of a file, None when missing.
+        digest: the SHA-256 of a file, None when missing.
+    """
+    report = VerifyReport(package)
+    manifests = sorted(n for n in names if "/" not in n and n.startswith("manifest") and n.endswith(".json"))
     if not manifests:
-        report.problems.append(f"{root}: no manifest.json")
+        report.problems.append(f"{package}: no manifest.json")
         return report
     listed: set[str] = set()
     for name in manifests:
         report.manifests.append(name)
         try:
-            doc = json.loads((root / name).read_text(encoding="utf-8"))
+            raw = read(name)
+            if raw is None:
+                raise OSError("missing")
+            doc = json.loads(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             report.problems.append(f"{name}: unreadable manifest: {exc}")
             continue
@@ -199,19 +259,19 @@ def verify_package(package_dir: Path, trusted_keys: Mapping[str, str] | None = N
             rel = item["path"]
             listed.add(rel)
             try:
-                target = _inside(root, rel)
+                _inside(Path("."), rel)
+                actual = digest(rel)
             except ValueError as exc:
                 report.problems.append(f"{name}: {exc}")
                 continue
-            if not target.is_file():
+            if actual is None:
                 report.problems.append(f"{rel}: listed in {name} but missing")
                 continue
             report.files_checked += 1
-            if file_sha256(target) != item["sha256"]:
+            if actual != item["sha256"]:
                 report.problems.append(f"{rel}: SHA-256 differs from {name} (file changed)")
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel not in listed and rel not in manifests:
+    for rel in names:
+        if rel not in listed and rel not in manifests:
             report.problems.append(f"{rel}: not listed in any manifest (file added)")
     return report
 

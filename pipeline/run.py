@@ -18,7 +18,7 @@ import numpy as np
 from detectors.base import Detector
 from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
-from pipeline.evidence import FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
+from pipeline.evidence import EvidenceStore, FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.persons import VehiclePersonTracker
 from pipeline.schedule import DetectionSchedule
 from pipeline.scene import build_scene_geometry
@@ -119,7 +119,7 @@ def process_video(
     config_sha256: str,
     detector: Detector,
     model_name: str,
-    evidence_root: Path,
+    evidence_root: Path | EvidenceStore,
     options: ProcessOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     plate_reader: TrackPlateReader | None = None,
@@ -134,7 +134,11 @@ def process_video(
         config_sha256: digest of the config file, recorded with the camera.
         detector: a vehicle detector.
         model_name: the detector's model identification, recorded with the run.
-        evidence_root: folder that receives ``<violation id>/...`` evidence files.
+        evidence_root: where ``<violation id>/...`` evidence files go: a folder, or an
+            ``EvidenceStore`` (``safecity.composition.build_evidence_store``: S3 when
+            ``SAFECITY_EVIDENCE_URL`` says so). Files are made locally (the clip is cut to a
+            temporary file) and then put into the store, write-once; the violations' evidence
+            records carry the store keys and the SHA-256 of the stored bytes.
         on_progress: called with (frames done, frames expected).
         plate_reader: reads each violating track's plate; None leaves plates unread.
         signer: signs each package's manifest.json (information provider); None leaves it unsigned.
@@ -306,7 +310,7 @@ def _read_plates(
 
 
 def _build_violations(
-    analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path,
+    analyses: list[TrackAnalysis], config: CameraConfig, info: VideoInfo, video_sha: str, evidence_root: Path | EvidenceStore,
     plate_reader: TrackPlateReader | None, options: ProcessOptions, model_name: str, signals: SignalSetup,
     signer: EvidenceSigner | None,
 ) -> list[Violation]:
@@ -326,7 +330,7 @@ def _build_violations(
         frames, clip_files = evidence_pass(info, wanted, clips, Path(tmp))
         clip_bytes = {vid: path.read_bytes() for vid, path in clip_files.items()}
     plates = _read_plates(plate_reader, analyses, frames, wanted_plates) if plate_reader else {}
-    store = FolderEvidenceStore(evidence_root)
+    store = evidence_root if hasattr(evidence_root, "put") else FolderEvidenceStore(Path(evidence_root))
     stop_px = None
     if config.signal is not None:
         stop_px = np.asarray(config.line(config.signal.stop_line).points_px, dtype=np.float64)

@@ -87,7 +87,7 @@ def process_cmd(
     from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
     from exchange.home import init_home
     from pipeline.manifest import EvidenceSigner
-    from safecity.composition import build_detector, store_result
+    from safecity.composition import build_detector, build_evidence_store, store_result
 
     try:
         config = load_camera_config(camera)
@@ -100,8 +100,10 @@ def process_cmd(
             reader = PlateReader.create()
         home = init_home()  # idempotent: creates keys on first use, never overwrites
         progress_cb, progress_done = _progress(json_out)
+        # SAFECITY_EVIDENCE_URL=s3://... puts the evidence there; else the folder under --out.
+        evidence_store = build_evidence_store(out_dir / "evidence")
         result = process_video(
-            video, config, config_sha, det, model_name, out_dir / "evidence",
+            video, config, config_sha, det, model_name, evidence_store,
             ProcessOptions(batch_size=batch_size, detect_every=detect_every, **_schedule_options(detect_stride, motion_gate, roi_crop)), on_progress=progress_cb, plate_reader=reader,
             signer=EvidenceSigner.from_home(home),
         )
@@ -120,7 +122,9 @@ def process_cmd(
     if json_out:
         print(json.dumps(result_document(result), ensure_ascii=False))
         return
-    _print_violations(result, out_dir)
+    from pipeline.evidence import FolderEvidenceStore
+
+    _print_violations(result, str(out_dir / "evidence") if isinstance(evidence_store, FolderEvidenceStore) else evidence_store.location)
     err.print(
         f"{result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps); "
         f"{len(result.tracks)} tracks; {added} violations stored, {existing} already present",
@@ -148,7 +152,7 @@ def _progress(quiet: bool):
     return update, bar.stop
 
 
-def _print_violations(result, out_dir: Path) -> None:
+def _print_violations(result, evidence_at: str) -> None:
     table = Table(title=f"{result.camera.id}: {len(result.violations)} violations", title_justify="left")
     for col in ("type", "track", "time (UTC)", "speed km/h", "limit", "signal", "plate", "evidence"):
         table.add_column(col)
@@ -158,7 +162,7 @@ def _print_violations(result, out_dir: Path) -> None:
             v.type, str(v.track_id), v.first_time_utc[11:23],
             f"{v.speed_kmh:.1f}" if v.speed_kmh is not None else "",
             f"{v.limit_kmh:.0f}" if v.limit_kmh else "", v.signal_state or "", plate,
-            str(out_dir / "evidence" / v.id),
+            f"{evidence_at}/{v.id}",
         )
     out.print(table)
 

@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from pipeline.evidence import EvidenceStore
+from pipeline.evidence import EvidenceStore, ReadableEvidenceStore
+from safecity.errors import PermanentError
 from safecity.plugins import LazyRegistry
 
 #: name -> "module:Class"; the single source of truth for evidence backends.
@@ -123,3 +124,43 @@ def evidence_store_from_settings(settings: EvidenceSettings, default_root: Path)
         )
     path = unquote(parts.path) if parts.scheme == "file" else settings.url
     return create_evidence_store("folder", root=Path(path).expanduser())
+
+
+class EvidenceConfigError(PermanentError):
+    """The evidence store settings are invalid (a person must fix the configuration)."""
+
+
+def evidence_location(env: Mapping[str, str] | None = None, default_root: Path | None = None) -> str:
+    """Where new evidence goes, as recorded in a job row: ``SAFECITY_EVIDENCE_URL`` when set
+    (``s3://bucket/prefix`` or a folder), else the resolved ``default_root``.
+
+    Raises:
+        EvidenceConfigError: a malformed ``SAFECITY_*`` evidence setting.
+        ValueError: neither a URL nor ``default_root``.
+    """
+    try:
+        settings = load_evidence_settings(env)
+    except ValidationError as exc:
+        raise EvidenceConfigError(f"evidence store settings (SAFECITY_EVIDENCE_URL, SAFECITY_S3_*): {exc}") from exc
+    if settings.url is not None:
+        if urlsplit(settings.url).scheme == "s3":
+            return settings.url.rstrip("/")
+        return str(Path(unquote(urlsplit(settings.url).path) if settings.url.startswith("file:") else settings.url).expanduser().resolve())
+    if default_root is None:
+        raise ValueError("evidence location: SAFECITY_EVIDENCE_URL is unset and no default folder was given")
+    return str(Path(default_root).resolve())
+
+
+def open_evidence_store(location: str | Path, env: Mapping[str, str] | None = None) -> ReadableEvidenceStore:
+    """The store at ``location`` (a job row's ``evidence_root``: a folder path or
+    ``s3://bucket/prefix``); endpoint, region and credentials of an S3 location come from this
+    machine's ``SAFECITY_S3_*`` settings, never from the row.
+
+    Raises:
+        EvidenceConfigError: a malformed location or setting.
+    """
+    try:
+        settings = load_evidence_settings(env, url=str(location))
+    except ValidationError as exc:
+        raise EvidenceConfigError(f"evidence store {str(location)!r}: {exc}") from exc
+    return evidence_store_from_settings(settings, Path(location))  # type: ignore[return-value]

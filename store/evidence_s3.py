@@ -24,6 +24,7 @@ import mimetypes
 from pathlib import PurePosixPath
 from typing import Any
 
+from pipeline.evidence import EvidenceIntegrityError
 from pipeline.types import EvidenceFile
 from safecity.errors import PermanentError, TransientError
 
@@ -41,8 +42,7 @@ class EvidenceStoreUnavailable(TransientError):
     """The object store could not be reached or answered with a retryable error."""
 
 
-class EvidenceIntegrityError(PermanentError):
-    """Stored bytes do not match their recorded SHA-256."""
+__all__ = ["EvidenceIntegrityError", "EvidenceStoreError", "EvidenceStoreUnavailable", "S3EvidenceStore", "check_key"]
 
 
 def check_key(key: str) -> str:
@@ -122,6 +122,29 @@ class S3EvidenceStore:
     def __repr__(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"S3EvidenceStore(s3://{self.bucket}/{self.prefix}{where})"
+
+    @property
+    def location(self) -> str:
+        """``s3://bucket/prefix``: what a job row records (endpoint and keys come from settings)."""
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every evidence key under ``prefix`` (e.g. ``"<violation id>/"``), sorted.
+
+        Raises:
+            EvidenceStoreUnavailable, EvidenceStoreError: as for :meth:`get`.
+        """
+        if prefix:
+            check_key(prefix.rstrip("/"))
+        full = self.object_key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        strip = f"{self.prefix}/" if self.prefix else ""
+        out: list[str] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                out += [obj["Key"].removeprefix(strip) for obj in page.get("Contents", [])]
+        except Exception as exc:  # noqa: BLE001 - translated below
+            raise self._translate(exc, "list", prefix or ".") from exc
+        return sorted(out)
 
     def object_key(self, key: str) -> str:
         """The bucket key of evidence ``key``."""

@@ -43,6 +43,20 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def evidence_sources(settings: WebSettings) -> tuple:
+    """The evidence folders, then the evidence store of ``evidence_url`` (read by key).
+
+    Raises:
+        store.evidence_backends.EvidenceConfigError: a malformed URL or ``SAFECITY_S3_*`` setting.
+    """
+    sources: list = list(settings.evidence_dirs)
+    if settings.evidence_url:
+        from store.evidence_backends import open_evidence_store
+
+        sources.append(open_evidence_store(settings.evidence_url))
+    return tuple(sources)
+
+
 def create_app(settings: WebSettings, *, clock: Callable[[], dt.datetime] = _utc_now) -> FastAPI:
     """Build the application.
 
@@ -70,6 +84,7 @@ def create_app(settings: WebSettings, *, clock: Callable[[], dt.datetime] = _utc
     app.state.sessions = session_factory(engine)
     app.state.home = home
     app.state.registry = Registry(registry_engine)
+    app.state.evidence_sources = evidence_sources(settings)
     app.state.clock = clock
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(STATE_LABELS=STATE_LABELS, TYPE_LABELS=TYPE_LABELS, REJECT_REASONS=REJECT_REASONS)

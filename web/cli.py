@@ -133,6 +133,7 @@ def serve_command(
     db: DbOpt = None,
     home: HomeOpt = None,
     evidence_dir: Annotated[Optional[list[Path]], typer.Option("--evidence-dir", help="evidence folder (<process --out>/evidence); repeat for several")] = None,
+    evidence_url: Annotated[Optional[str], typer.Option("--evidence-url", help="evidence store s3://bucket/prefix (default: SAFECITY_EVIDENCE_URL; endpoint and keys: SAFECITY_S3_*)")] = None,
     registry: Annotated[Optional[str], typer.Option("--registry", help="SQLAlchemy URL of the vehicle registry (default: SAFECITY_REGISTRY_URL)")] = None,
     insecure_cookies: Annotated[bool, typer.Option("--insecure-cookies", help="send the session cookie over plain HTTP (local testing only)")] = False,
 ) -> None:
@@ -144,6 +145,8 @@ def serve_command(
     extra: dict[str, object] = {}
     if evidence_dir:
         extra["evidence_dirs"] = tuple(evidence_dir)
+    if evidence_url:
+        extra["evidence_url"] = evidence_url
     if registry:
         extra["registry_url"] = registry
     if insecure_cookies:

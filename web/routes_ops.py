@@ -106,8 +106,8 @@ def alerts(session: Session, request: Request, at: dt.datetime) -> list[tuple[st
         out.append(("error", f"Журнал обмена: {rejected} отклонённых конвертов (проверьте ключи и часы)"))
     if request.app.state.registry.engine is None:
         out.append(("warning", "Реестр ТС не настроен: дела нельзя подтвердить"))
-    if not settings.evidence_dirs:
-        out.append(("warning", "Папки доказательств не настроены (SAFECITY_EVIDENCE_DIRS)"))
+    if not request.app.state.evidence_sources:
+        out.append(("warning", "Папки доказательств не настроены (SAFECITY_EVIDENCE_DIRS или SAFECITY_EVIDENCE_URL)"))
     report, error = live_status(session)
     if error:
         out.append(("info", error))
@@ -139,10 +139,10 @@ def ops_camera_thumbnail(request: Request, camera_id: str):
         if vid is None:
             raise HTTPException(404, f"нет кадров камеры {camera_id!r}")
         try:
-            found = find_evidence(session, request.app.state.settings.evidence_dirs, vid, "frame_before")
+            found = find_evidence(session, request.app.state.evidence_sources, vid, "frame_before")
         except (LookupError, EvidenceIntegrityError) as exc:
             raise HTTPException(404, str(exc)) from None
-    image = cv2.imdecode(np.frombuffer(found.path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(found.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise HTTPException(404, "кадр не декодируется")
     h, w = image.shape[:2]

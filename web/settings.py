@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from exchange.home import DB_URL_ENV, home_path
 
 EVIDENCE_ENV = "SAFECITY_EVIDENCE_DIRS"
+EVIDENCE_URL_ENV = "SAFECITY_EVIDENCE_URL"
 REGISTRY_ENV = "SAFECITY_REGISTRY_URL"
 COOKIE_SECURE_ENV = "SAFECITY_COOKIE_SECURE"
 
@@ -33,6 +34,8 @@ class WebSettings(BaseModel):
         home: the home folder (keys, roster) that signs the review decisions.
         evidence_dirs: folders that evidence paths are relative to (``<process --out>/evidence``);
             a file is served only from inside one of them and only when its SHA-256 matches.
+        evidence_url: the evidence store the workers put evidence in (``s3://bucket/prefix``;
+            endpoint and keys from ``SAFECITY_S3_*``), read by key after the folders.
         registry_url: SQLAlchemy URL of the data holder's registry (``None``: no registry; a
             case then cannot be confirmed).
         cookie_secure: send the session cookie with ``Secure`` (HTTPS only). Off only for
@@ -44,6 +47,7 @@ class WebSettings(BaseModel):
     db_url: str = Field(min_length=1)
     home: Path
     evidence_dirs: tuple[Path, ...] = ()
+    evidence_url: str | None = None
     registry_url: str | None = None
     cookie_secure: bool = True
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="idle minutes before a session ends")
@@ -57,7 +61,7 @@ class WebSettings(BaseModel):
 
 def load_settings(**overrides: object) -> WebSettings:
     """Settings from the environment (``SAFECITY_DB_URL``, ``SAFECITY_HOME``,
-    ``SAFECITY_EVIDENCE_DIRS`` (``os.pathsep``-separated), ``SAFECITY_REGISTRY_URL``,
+    ``SAFECITY_EVIDENCE_DIRS`` (``os.pathsep``-separated), ``SAFECITY_EVIDENCE_URL``, ``SAFECITY_REGISTRY_URL``,
     ``SAFECITY_COOKIE_SECURE=0``), then ``overrides``.
 
     Raises:
@@ -68,6 +72,7 @@ def load_settings(**overrides: object) -> WebSettings:
         "db_url": os.environ.get(DB_URL_ENV) or f"sqlite:///{(home / 'safecity.sqlite').resolve()}",
         "home": home,
         "evidence_dirs": tuple(Path(p) for p in os.environ.get(EVIDENCE_ENV, "").split(os.pathsep) if p),
+        "evidence_url": os.environ.get(EVIDENCE_URL_ENV) or None,
         "registry_url": os.environ.get(REGISTRY_ENV) or None,
         "cookie_secure": os.environ.get(COOKIE_SECURE_ENV, "1").strip().lower() not in ("0", "false", "no"),
     }

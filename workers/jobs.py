@@ -71,6 +71,8 @@ class WorkerContext:
     _engines: dict[str, Engine] = field(default_factory=dict, repr=False)
     _detectors: dict[tuple[str, str | None], tuple[Any, str]] = field(default_factory=dict, repr=False)
     _plate_reader: Any = field(default=None, repr=False)
+    _evidence_stores: dict[str, Any] = field(default_factory=dict, repr=False)
+    _match_contexts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def engine(self, url: str | None = None) -> Engine:
         from store.db import init_db, make_engine
@@ -113,10 +115,36 @@ class WorkerContext:
             self._plate_reader = PlateReader.create()
         return self._plate_reader
 
+    def evidence_store(self, location: str):
+        """The evidence store of a job (its ``evidence_root``: a folder or ``s3://bucket/prefix``),
+        kept per process; S3 endpoint and keys come from this worker's ``SAFECITY_S3_*``.
+
+        Raises:
+            EvidenceConfigError: a malformed location or S3 setting (permanent).
+        """
+        if location not in self._evidence_stores:
+            from store.evidence_backends import open_evidence_store
+
+            self._evidence_stores[location] = open_evidence_store(location)
+        return self._evidence_stores[location]
+
+    def match_context(self, spec: str):
+        """The registry match context of ``spec`` (adapter, circuit breaker), kept per process;
+        every access it makes is recorded in the exchange log of this worker's home."""
+        if spec not in self._match_contexts:
+            from exchange.home import init_home
+            from registry_adapters.matching import build_match_context
+
+            self._match_contexts[spec] = build_match_context(spec, init_home())
+        return self._match_contexts[spec]
+
     def close(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+        for mctx in self._match_contexts.values():
+            mctx.adapter.close()
+        self._match_contexts.clear()
 
 
 def providers_for(device: str) -> list[str]:
@@ -140,7 +168,12 @@ class SubmitRequest:
         camera: the camera config file; its text is stored with the job.
         device: ``cpu`` or ``cuda[:N]``: routes the segments to ``detect.cpu`` / ``detect.gpu``.
         options: ProcessOptions fields (``JOB_OPTION_FIELDS``).
-        evidence_root: where the workers write evidence (default: the settings' folder).
+        evidence_root: where the workers put evidence: a folder, or ``s3://bucket/prefix``
+            (default: the settings' ``evidence_url``, else their folder).
+        plates_deferred: read plates on the ``plates`` queue after a segment is stored
+            (``safecity.read_plate``) instead of inside the segment.
+        registry: match each stored violation in this registry on the ``registry`` queue
+            (``sql:URL`` or ``http://host:port``; ``safecity.match_registry``).
     """
 
     video: Path
@@ -150,7 +183,9 @@ class SubmitRequest:
     model: str | None = None
     plates: bool = True
     options: dict[str, Any] = field(default_factory=dict)
-    evidence_root: Path | None = None
+    evidence_root: Path | str | None = None
+    plates_deferred: bool = False
+    registry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,12 +232,19 @@ def submit_job(ctx: WorkerContext, req: SubmitRequest, at: dt.datetime | None = 
         cores = plan_cores(info.frame_count, max(info.frame_count, 1))  # one segment: see STATEFUL_DETECTORS
     else:
         cores = plan_cores(info.frame_count, plan.segment_frames)
-    evidence_root = Path(req.evidence_root or s.evidence_folder()).resolve()
-    ident = json.dumps(
-        [config.camera_id, video_sha, hashlib.sha256(config_text.encode()).hexdigest(), req.detector, req.model,
-         req.plates, sorted(req.options.items()), plan.to_dict(), str(evidence_root), SOFTWARE_VERSION],
-        sort_keys=True,
-    )
+    evidence_root = _evidence_location(req.evidence_root, s)
+    if req.plates_deferred and not req.plates:
+        raise ValueError("plates_deferred: plates are off for this job (deferred reading needs plates on)")
+    if req.registry is not None:
+        from workers.followups import check_registry_spec
+
+        check_registry_spec(req.registry)
+    followups = {k: v for k, v in (("plates_deferred", req.plates_deferred), ("registry", req.registry)) if v}
+    ident_parts = [config.camera_id, video_sha, hashlib.sha256(config_text.encode()).hexdigest(), req.detector, req.model,
+                   req.plates, sorted(req.options.items()), plan.to_dict(), str(evidence_root), SOFTWARE_VERSION]
+    if followups:  # only then: the ids of jobs without follow-up tasks stay what they were
+        ident_parts.append(sorted(followups.items()))
+    ident = json.dumps(ident_parts, sort_keys=True)
     job_id = hashlib.sha256(ident.encode()).hexdigest()[:32]
     seg_ids = [f"{job_id}-{i:04d}" for i in range(len(cores))]
     with ctx.sessions().begin() as session:
@@ -212,7 +254,7 @@ def submit_job(ctx: WorkerContext, req: SubmitRequest, at: dt.datetime | None = 
             id=job_id, camera_id=config.camera_id, video_path=str(video), video_sha256=video_sha,
             config_yaml=config_text, config_sha256=hashlib.sha256(Path(req.camera).read_bytes()).hexdigest(),
             device=req.device, detector=req.detector,
-            options={**req.options, "plates": req.plates, "model": req.model},
+            options={**req.options, "plates": req.plates, "model": req.model, **followups},
             evidence_root=str(evidence_root), fps=info.fps, frame_count=info.frame_count, plan=plan.to_dict(),
             status="queued", submitted_at=at,
         ))
@@ -223,6 +265,17 @@ def submit_job(ctx: WorkerContext, req: SubmitRequest, at: dt.datetime | None = 
         )
     log.info("job submitted job_id=%s camera_id=%s segments=%d frames=%d", job_id, config.camera_id, len(cores), info.frame_count)
     return Submitted(job_id, seg_ids, True, info.frame_count, info.fps)
+
+
+def _evidence_location(given: Path | str | None, settings: WorkerSettings) -> str:
+    """The job's ``evidence_root``: ``s3://...`` as given (checked), a folder resolved."""
+    if given is None:
+        return settings.evidence_location()
+    if str(given).startswith("s3://"):
+        from store.evidence_backends import evidence_location
+
+        return evidence_location({"SAFECITY_EVIDENCE_URL": str(given)})
+    return str(Path(given).resolve())
 
 
 def enqueue(app, ctx: WorkerContext, job_id: str) -> int:
@@ -351,25 +404,36 @@ def _process(ctx: WorkerContext, job: dict[str, Any], window: SegmentWindow):
         config = load_camera_config(cfg_path)
     opts = {k: v for k, v in job["options"].items() if k in JOB_OPTION_FIELDS}
     detector, model_name = ctx.detector(job["detector"], job["options"].get("model"))
-    reader = ctx.plate_reader() if job["options"].get("plates") else None
+    # A job with deferred plates reads them on the plates queue once the segment is stored.
+    inline = job["options"].get("plates") and not job["options"].get("plates_deferred")
+    reader = ctx.plate_reader() if inline else None
     signer = _signer()
     log.info("segment start job_id=%s segment=%s decode_from=%d", job["id"], window.key, window.decode_start)
+    # Made locally (the clip is cut to a temporary file), then put into the job's store.
+    store = ctx.evidence_store(job["evidence_root"])
     return process_video(
-        video, config, job["config_sha256"], detector, model_name, Path(job["evidence_root"]),
+        video, config, job["config_sha256"], detector, model_name, store,
         ProcessOptions(**opts), plate_reader=reader, signer=signer, segment=window,
     )
 
 
 def _signer():
-    """The information provider's evidence signer when this worker holds its key, else None."""
-    try:
-        from exchange.home import init_home
-        from pipeline.manifest import EvidenceSigner
+    """The information provider's evidence signer, from this worker's home (``SAFECITY_HOME``).
 
+    Every stored evidence package carries a signed manifest, as with ``safecity process``: a
+    worker that cannot sign (no key, a roster that publishes another key) fails the segment
+    with the reason instead of storing unsigned evidence.
+
+    Raises:
+        PermanentError: the home folder cannot give the ``info_provider`` signing key.
+    """
+    from exchange.home import init_home
+    from pipeline.manifest import EvidenceSigner
+
+    try:
         return EvidenceSigner.from_home(init_home())
-    except (ImportError, SafeCityError) as exc:
-        log.warning("evidence manifests unsigned on this worker: %s", exc)
-        return None
+    except (SafeCityError, ValueError) as exc:
+        raise PermanentError(f"evidence cannot be signed on this worker: {exc}") from exc
 
 
 def _store(ctx: WorkerContext, segment_id: str, window: SegmentWindow, result, at: dt.datetime) -> SegmentOutcome:

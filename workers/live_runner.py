@@ -358,8 +358,9 @@ class CameraRunner:
         return new, sha
 
     def _process_chunk(self, chunk: Chunk, config, config_sha, detector, model_name, plate_reader, home, options) -> None:
+        from pipeline.manifest import EvidenceSigner
         from pipeline.run import process_video
-        from safecity.composition import store_result
+        from safecity.composition import build_evidence_store, store_result
 
         from workers.segments import SegmentWindow
 
@@ -373,8 +374,10 @@ class CameraRunner:
         try:
             cfg = chunk_config(config, chunk.start_utc)
             segment = SegmentWindow(chunk.seq, chunk.core_start, chunk.core_end, chunk.plan, frame_count=chunk.frames)
-            result = process_video(chunk.path, cfg, config_sha, detector, model_name, Path(self.s.out_dir) / "evidence", options,
-                                   plate_reader=plate_reader, segment=segment)
+            # SAFECITY_EVIDENCE_URL=s3://... puts the evidence there; else <out_dir>/evidence.
+            store = build_evidence_store(Path(self.s.out_dir) / "evidence")
+            result = process_video(chunk.path, cfg, config_sha, detector, model_name, store, options,
+                                   plate_reader=plate_reader, segment=segment, signer=EvidenceSigner.from_home(home))
             # Fencing: a worker whose lease has passed to another must not store.
             if not self.leases.is_current(self.lease):
                 log.warning("chunk not stored, lease lost camera_id=%s token=%d chunk=%s", cam, self.lease.token, chunk.path.name)

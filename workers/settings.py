@@ -9,6 +9,10 @@ SQLite database) and an environment variable for a deployment:
 ``SAFECITY_BROKER_PREFIX``     prefix of every Redis key of the broker and the results
 ``SAFECITY_DB_URL``            the database every worker writes to (default: home SQLite)
 ``SAFECITY_EVIDENCE_ROOT``     shared evidence folder (default ``<home>/evidence``)
+``SAFECITY_EVIDENCE_URL``      evidence store instead: ``s3://bucket/prefix`` (endpoint and
+                               keys: ``SAFECITY_S3_*``, store/evidence_backends.py)
+``SAFECITY_REGISTRY_SPEC``     registry of the ``registry`` queue for violations whose job
+                               named none: ``sql:URL`` or ``http://host:port``
 ``SAFECITY_VISIBILITY_S``      Redis visibility timeout, s (see below)
 ``SAFECITY_SEGMENT_S``         core length of a video segment, s
 ``SAFECITY_WARMUP_S``          frames decoded before a segment's core, s
@@ -44,6 +48,8 @@ class WorkerSettings(BaseModel):
                             description="prefix of every broker and result key (several deployments or test runs on one Redis)")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; None: the home folder's default")
     evidence_root: Path | None = Field(default=None, description="evidence folder shared by the workers; None: <home>/evidence")
+    evidence_url: str | None = Field(default=None, description="evidence store URL (s3://bucket/prefix); None: the evidence folder")
+    registry_spec: str | None = Field(default=None, description="registry for match_registry when the job names none (sql:URL, http://...)")
     visibility_timeout_s: int = Field(default=3600, ge=5, le=7 * 24 * 3600, description="unacknowledged message redelivery after, s")
     segment_s: float = Field(default=60.0, gt=0, le=3600, description="core length of a file segment, s of video")
     warmup_s: float = Field(default=3.0, ge=0, le=120, description="decoded before a segment's core (tracker, background), s")
@@ -83,6 +89,14 @@ class WorkerSettings(BaseModel):
 
         return home_path() / "evidence"
 
+    def evidence_location(self) -> str:
+        """Where a new job's evidence goes: ``evidence_url`` when set, else the resolved folder."""
+        if self.evidence_url:
+            from store.evidence_backends import evidence_location
+
+            return evidence_location({"SAFECITY_EVIDENCE_URL": self.evidence_url})
+        return str(self.evidence_folder().resolve())
+
     def retry_delay_s(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (0-based): exponential, capped."""
         return min(self.retry_backoff_max_s, self.retry_backoff_s * (2 ** max(0, attempt)))
@@ -94,6 +108,8 @@ _ENV_FIELDS = {
     "BROKER_PREFIX": "key_prefix",
     "DB_URL": "db_url",
     "EVIDENCE_ROOT": "evidence_root",
+    "EVIDENCE_URL": "evidence_url",
+    "REGISTRY_SPEC": "registry_spec",
     "VISIBILITY_S": "visibility_timeout_s",
     "SEGMENT_S": "segment_s",
     "WARMUP_S": "warmup_s",

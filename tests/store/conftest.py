@@ -1,82 +1,21 @@
-"""A real S3-compatible server for the evidence-store tests: moto's server mode, run as a
-separate process on a free local port (tests skip, saying why, when it cannot start)."""
+"""A real S3-compatible server for the evidence-store tests (tests/s3_helpers.py: moto's server
+mode in its own process; tests skip, saying why, when it cannot start)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-ACCESS = {"aws_access_key_id": "safecity-test", "aws_secret_access_key": "safecity-test-secret"}
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-    region: str = "us-east-1"
-    access_key_id: str = ACCESS["aws_access_key_id"]
-    secret_access_key: str = ACCESS["aws_secret_access_key"]
-
-    def client(self):
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
-                            config=Config(s3={"addressing_style": "path"}), **ACCESS)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from s3_helpers import ACCESS, S3Server, running_s3_server  # noqa: F401 - ACCESS, S3Server re-exported for the tests
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """An S3 endpoint served by `python -m moto.server` in its own process."""
-    try:
-        import boto3  # noqa: F401
-        import moto.server  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"no S3-compatible server to test against: {exc.name} is not installed (pip install -e '.[dev]')")
-    port = _free_port()
-    log = Path(tmp_path_factory.mktemp("moto")) / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait(10)
-                pytest.skip(f"S3 server (moto) did not start on port {port}: {log.read_text()[-500:]}")
-            time.sleep(0.2)
-    try:
-        yield S3Server(endpoint)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
 
 
 @pytest.fixture()
 def s3_bucket(s3_server) -> str:
     """A new empty bucket on the test server."""
-    name = f"evidence-{uuid.uuid4().hex[:12]}"
-    s3_server.client().create_bucket(Bucket=name)
-    return name
+    return s3_server.new_bucket()
