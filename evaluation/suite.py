@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detectors.base import Detector
 from evaluation.scoring import EvalReport, TypeScore, evaluate_files
+from exchange.home import Home
 from pipeline.config import load_camera_config
 from pipeline.run import ProcessOptions, process_video, result_document, tracks_document, write_json_atomic
 from safecity.errors import InputError
@@ -123,27 +124,39 @@ def run_suite(
     scenarios: list[str], seeds: list[int], work_dir: Path, detector: Detector, model_name: str,
     duration_s: float | None = None,
     options: ProcessOptions | None = None,
+    home: Home | None = None,
 ) -> SuiteResult:
     """Generate, process and score every (scenario, seed) pair under ``work_dir``."""
     pairs = [(scenario, seed) for scenario in scenarios for seed in seeds]
-    return run_scenes(pairs, work_dir, detector, model_name, duration_s, options)
+    return run_scenes(pairs, work_dir, detector, model_name, duration_s, options, home)
 
 
 def run_scenes(
     pairs: list[tuple[str, int]], work_dir: Path, detector: Detector, model_name: str,
     duration_s: float | None = None,
     options: ProcessOptions | None = None,
+    home: Home | None = None,
 ) -> SuiteResult:
-    """Generate, process and score each (scenario, seed) of ``pairs`` under ``work_dir``."""
+    """Generate, process and score each (scenario, seed) of ``pairs`` under ``work_dir``.
+
+    Args:
+        home: the home folder whose ``info_provider`` key signs each evidence package's
+            manifest, as ``safecity process`` does (default: ``SAFECITY_HOME``, created on
+            first use), so the suite's evidence is what production stores.
+    """
+    from exchange.home import init_home
+    from pipeline.manifest import EvidenceSigner
     from scenes.generate import generate_scene
 
+    signer = EvidenceSigner.from_home(home if home is not None else init_home())
     result = SuiteResult()
     for scenario, seed in pairs:
         scene_dir = work_dir / f"{scenario}-s{seed}"
         files = generate_scene(scene_dir / "scene", scenario=scenario, seed=seed, duration_s=duration_s)
         config = load_camera_config(files.camera)
         digest = hashlib.sha256(Path(files.camera).read_bytes()).hexdigest()
-        run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options)
+        run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options,
+                            signer=signer)
         write_json_atomic(scene_dir / "run" / "tracks.json", tracks_document(run))
         write_json_atomic(scene_dir / "run" / "violations.json", result_document(run))
         report = evaluate_files(files.truth, scene_dir / "run" / "violations.json")
