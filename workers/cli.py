@@ -103,10 +103,12 @@ def submit_cmd(
     device: Annotated[str, typer.Option("--device", help="cpu or cuda: routes to detect.cpu / detect.gpu")] = "cpu",
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
+    defer_plates: Annotated[bool, typer.Option("--defer-plates", help="read plates on the plates queue after each segment is stored (safecity.read_plate), not inside the segment")] = False,
+    registry: Annotated[Optional[str], typer.Option("--registry", help="match each stored violation on the registry queue (safecity.match_registry): sql:URL or http://host:port")] = None,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame")] = 1,
     segment_s: Annotated[Optional[float], typer.Option("--segment-s", help="core length of a segment, s (default $SAFECITY_SEGMENT_S or 60)")] = None,
     warmup_s: Annotated[Optional[float], typer.Option("--warmup-s", help="decoded before each core, s")] = None,
-    evidence: Annotated[Optional[Path], typer.Option("--evidence", help="evidence folder shared by the workers")] = None,
+    evidence: Annotated[Optional[str], typer.Option("--evidence", help="evidence folder shared by the workers, or s3://bucket/prefix (default: $SAFECITY_EVIDENCE_URL, else $SAFECITY_EVIDENCE_ROOT)")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL shared with the workers")] = None,
     broker: Annotated[Optional[str], typer.Option("--broker", help="broker URL")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for the job to finish")] = False,
@@ -121,7 +123,9 @@ def submit_cmd(
     settings = _settings(db, broker, segment_s=segment_s, warmup_s=warmup_s)
     ctx = WorkerContext(settings)
     try:
-        req = SubmitRequest(video, camera, device, detector, None, plates, {"detect_every": detect_every}, evidence)
+        where = evidence if evidence is None or evidence.startswith("s3://") else Path(evidence)
+        req = SubmitRequest(video, camera, device, detector, None, plates, {"detect_every": detect_every}, where,
+                            plates_deferred=defer_plates, registry=registry)
         sub = submit_job(ctx, req)
         sent = enqueue(create_app(settings), ctx, sub.job_id)
     except (SafeCityError, ValueError) as exc:

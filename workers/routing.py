@@ -5,8 +5,8 @@ queue          work                                                             
 =============  ==================================================================  =========
 ``detect.gpu``  a file segment: decode, detect, track, rules, evidence (CUDA)      GPU
 ``detect.cpu``  the same on CPU                                                    CPU
-``plates``      plate reading of stored violations                                 CPU/GPU
-``registry``    data-holder lookups (I/O bound, rate limited)                      any
+``plates``      plate reading of stored violations (``safecity.read_plate``)        CPU/GPU
+``registry``    data-holder lookups (``safecity.match_registry``; I/O bound)       any
 ``exchange``    exchange-log maintenance: signed checkpoints of the chain head     any
 ``backup``      replication of the exchange log to the backup centre               backup
 =============  ==================================================================  =========
@@ -22,6 +22,8 @@ QUEUES: tuple[str, ...] = ("detect.gpu", "detect.cpu", "plates", "registry", "ex
 #: Task name -> queue; detection tasks are routed per call (:func:`detect_queue`).
 TASK_QUEUES: dict[str, str] = {
     "safecity.process_segment": "detect.cpu",
+    "safecity.read_plate": "plates",
+    "safecity.match_registry": "registry",
     "safecity.exchange_checkpoint": "exchange",
     "safecity.backup_replicate": "backup",
 }

@@ -1,7 +1,14 @@
 """Celery tasks: thin shells that take ids, call workers/jobs.py and commit there.
 
 Registered on an app by :func:`register_tasks` (called by ``create_app``), never at import.
-Frames never cross the broker: a message is a segment id.
+Frames never cross the broker: a message is a segment id or a violation id.
+
+Follow-ups (workers/followups.py): a job submitted with deferred plates or a registry gets,
+after each stored segment, ``safecity.read_plate(violation_id)`` on ``plates`` (which then
+sends ``safecity.match_registry`` when the job named a registry) or directly
+``safecity.match_registry(violation_id)`` on ``registry``. They are sent after the segment's
+commit, again by a redelivered segment message (they are idempotent), and a broker refusing
+them retries the sending task.
 
 Failure policy:
 
@@ -80,7 +87,68 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
             raise
         if outcome.status == "failed":
             raise PermanentError(outcome.error or "failed")
+        from workers.followups import segment_followups
+
+        send_followups(self, segment_followups(ctx, segment_id), segment_id)
         return as_dict(outcome)
+
+    def send_followups(task, messages: list[tuple[str, str]], about: str) -> None:
+        """Send follow-up tasks; a broker failure retries ``task`` (which sends them again)."""
+        from workers.routing import TASK_QUEUES
+
+        try:
+            for name, violation_id in messages:
+                app.send_task(name, args=[violation_id], queue=TASK_QUEUES[name])
+        except Exception as exc:  # kombu raises several connection error types; all mean "broker down"
+            log.warning("follow-ups not sent about=%s reason=%s: %s", about, type(exc).__name__, exc)
+            raise task.retry(exc=TransientError(f"follow-ups of {about} not sent: {exc}"),
+                             countdown=settings.retry_delay_s(task.request.retries))
+        if messages:
+            log.info("follow-ups sent about=%s count=%d tasks=%s", about, len(messages), ",".join(sorted({m[0] for m in messages})))
+
+    def followup(task, work, violation_id: str):
+        """Run ``work(ctx, violation_id)`` under the failure policy of the module docstring."""
+        from workers.jobs import TRANSIENT_DB_ERRORS
+
+        ctx = context(task.request.hostname)
+        try:
+            try:
+                return ctx, work(ctx, violation_id)
+            except TRANSIENT_DB_ERRORS as exc:
+                raise TransientError(f"violation {violation_id}: database error ({type(exc).__name__})") from exc
+        except TransientError as exc:
+            if task.request.retries >= task.max_retries:
+                log.error("%s gave up violation_id=%s reason=%s", task.name, violation_id, exc)
+                raise
+            delay = settings.retry_delay_s(task.request.retries)
+            log.warning("%s retry violation_id=%s in_s=%.1f reason=%s", task.name, violation_id, delay, exc)
+            raise task.retry(exc=exc, countdown=delay)
+        except PermanentError:
+            log.error("%s failed violation_id=%s", task.name, violation_id, exc_info=True)
+            raise
+        except Exception:  # a bug: keep the traceback, do not loop on it
+            log.exception("%s crashed violation_id=%s", task.name, violation_id)
+            raise
+
+    @app.task(name="safecity.read_plate", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
+              max_retries=settings.max_retries)
+    def read_plate(self, violation_id: str) -> dict:
+        """Read the plate of a stored violation from its evidence (deferred plates); skip a
+        violation already read by this reader version."""
+        from workers.followups import plate_followups, read_plate as read
+
+        ctx, outcome = followup(self, read, violation_id)
+        send_followups(self, plate_followups(ctx, violation_id), violation_id)
+        return {"violation_id": outcome.violation_id, "status": outcome.status, "plate_status": outcome.detail}
+
+    @app.task(name="safecity.match_registry", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
+              max_retries=settings.max_retries)
+    def match_registry(self, violation_id: str) -> dict:
+        """Match a stored violation's plate in the registry; skip one already matched."""
+        from workers.followups import match_registry as match
+
+        _, outcome = followup(self, match, violation_id)
+        return {"violation_id": outcome.violation_id, "status": outcome.status, "match_status": outcome.detail}
 
     @app.task(name="safecity.exchange_checkpoint", bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
               max_retries=settings.max_retries)

@@ -92,10 +92,10 @@ def free_port() -> int:
 
 
 def start_worker(tmp: Path, name: str, broker: str, db_url: str, *, pool: str = "solo", concurrency: int = 1,
-                 env: dict[str, str] | None = None) -> subprocess.Popen:
+                 env: dict[str, str] | None = None, queues: str = "detect.cpu") -> subprocess.Popen:
     """A real ``safecity worker`` process in its own process group; output in ``tmp/<name>.log``."""
     full_env = {**os.environ, "SAFECITY_VISIBILITY_S": "20", "SAFECITY_RETRY_BACKOFF_S": "1", **(env or {})}
-    cmd = [sys.executable, "-m", "safecity", "worker", "--queues", "detect.cpu", "--pool", pool, "--concurrency", str(concurrency),
+    cmd = [sys.executable, "-m", "safecity", "worker", "--queues", queues, "--pool", pool, "--concurrency", str(concurrency),
            "--threads", "1", "--name", f"{name}@test", "--db", db_url, "--broker", broker, "--loglevel", "INFO"]
     log = open(tmp / f"{name}.log", "ab")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True, cwd=ROOT)
