@@ -7,14 +7,19 @@ Two threads per camera so a slow detector never stalls the network read:
   the spool folder): ``chunk_s`` of core plus warm-up before and a tail after it;
 - the processor runs the file pipeline (``pipeline.run.process_video``) on each finished chunk
   as a segment (it owns the vehicles born in its core, so a vehicle at a seam is counted once)
-  with the camera config's ``start_time_utc`` set to the chunk's first frame, checks that the
-  lease is still this worker's (fencing) and stores the result with
-  ``safecity.composition.store_result`` (violations + signed exchange-log entries, one
-  transaction).
+  with the camera config's ``start_time_utc`` set to the chunk's first frame, and stores the
+  result with ``workers.fencing.store_fenced`` (violations + signed exchange-log entries, one
+  transaction that commits only if the lease is still this worker's: the fencing check is
+  made inside the transaction, after every write).
 
-A chunk whose processing fails stays on disk with an alert; a chunk with violations stays as
-their source video; only a chunk processed cleanly without violations is removed (unless
-``keep_chunks``).
+Every finished chunk gets a pending sidecar in the spool (``workers/spool.py``), replaced by a
+done record when its result is stored. A runner that takes a camera first processes the
+camera's pending chunks of earlier lease tokens (a killed or lease-less predecessor's), each
+with its own recorded segment window, so they are stored exactly once.
+
+A chunk whose processing fails stays on disk (pending) with an alert; a chunk with violations
+stays as their source video; only a chunk processed cleanly without violations is removed
+(unless ``keep_chunks``).
 """
 
 from __future__ import annotations
@@ -193,6 +198,8 @@ class CameraRunner:
 
     def start(self) -> None:
         log.info("camera runner start camera_id=%s worker_id=%s token=%d url=%s", self.camera.id, self.s.worker_id, self.lease.token, redact_url(self.camera.stream_url))
+        if self.s.pipeline:
+            self._queue_leftovers()
         self._threads = [threading.Thread(target=self._read_loop, name=f"read-{self.camera.id}", daemon=True)]
         if self.s.pipeline:
             self._threads.append(threading.Thread(target=self._process_loop, name=f"proc-{self.camera.id}", daemon=True))
@@ -280,7 +287,29 @@ class CameraRunner:
             self.status["state"] = "stopped"
             self._publish_status()
 
+    def _queue_leftovers(self) -> None:
+        """Queue the camera's chunks that an earlier holder recorded but never stored, oldest first."""
+        from workers.spool import leftover_chunks
+
+        try:
+            leftovers = leftover_chunks(Path(self.s.spool_dir) / self.camera.id, self.lease.token)
+        except OSError:
+            log.exception("spool not readable, leftover chunks not queued camera_id=%s", self.camera.id)
+            return
+        for chunk in leftovers:
+            self.chunks.put(chunk)
+        if leftovers:
+            self.status["leftover_chunks"] = len(leftovers)
+            log.info("leftover chunks queued camera_id=%s token=%d chunks=%s", self.camera.id, self.lease.token,
+                     [c.path.name for c in leftovers])
+
     def _enqueue(self, chunk: Chunk) -> None:
+        from workers.spool import mark_pending
+
+        try:
+            mark_pending(chunk)  # before it is queued: a crash from here on leaves it for the next holder
+        except OSError:
+            log.exception("chunk sidecar not written camera_id=%s chunk=%s", self.camera.id, chunk.path.name)
         self.chunks.put(chunk)
         backlog = self.chunks.qsize()
         self.status["backlog"] = backlog
@@ -360,7 +389,10 @@ class CameraRunner:
     def _process_chunk(self, chunk: Chunk, config, config_sha, detector, model_name, plate_reader, home, options) -> None:
         from pipeline.manifest import EvidenceSigner
         from pipeline.run import process_video
-        from safecity.composition import build_evidence_store, store_result
+        from safecity.composition import build_evidence_store
+
+        from workers.fencing import LeaseLostError, store_fenced
+        from workers.spool import forget, mark_done
 
         from workers.segments import SegmentWindow
 
@@ -369,7 +401,7 @@ class CameraRunner:
             # The connection ended inside this file's warm-up: all its frames are in the
             # previous chunk's tail too, which owns them.
             log.info("chunk without core frames removed camera_id=%s chunk=%s frames=%d", cam, chunk.path.name, chunk.frames)
-            chunk.path.unlink()
+            forget(chunk)
             return
         try:
             cfg = chunk_config(config, chunk.start_utc)
@@ -378,11 +410,13 @@ class CameraRunner:
             store = build_evidence_store(Path(self.s.out_dir) / "evidence")
             result = process_video(chunk.path, cfg, config_sha, detector, model_name, store, options,
                                    plate_reader=plate_reader, segment=segment, signer=EvidenceSigner.from_home(home))
-            # Fencing: a worker whose lease has passed to another must not store.
-            if not self.leases.is_current(self.lease):
+            # Fencing inside the store transaction: a worker whose lease has passed to another
+            # commits nothing; the chunk stays pending for the new holder.
+            try:
+                added, existing = store_fenced(self.s.db_url, result, home, dt.datetime.now(dt.timezone.utc), self.leases, self.lease)
+            except LeaseLostError:
                 log.warning("chunk not stored, lease lost camera_id=%s token=%d chunk=%s", cam, self.lease.token, chunk.path.name)
                 return
-            added, existing = store_result(self.s.db_url, result, home, dt.datetime.now(dt.timezone.utc))
         except Exception as exc:  # task boundary: keep the chunk, tell the operator
             log.exception("chunk processing failed camera_id=%s chunk=%s", cam, chunk.path.name)
             self.status["chunks_failed"] += 1
@@ -410,4 +444,6 @@ class CameraRunner:
         log.info("chunk processed camera_id=%s chunk=%s frames=%d fps=%.1f tracks=%d added=%d existing=%d lag_s=%.1f",
                  cam, chunk.path.name, result.frames, result.fps, len(result.tracks), added, existing, lag)
         if not result.violations and not self.s.keep_chunks:
-            chunk.path.unlink()  # processed cleanly, nothing to keep it for
+            forget(chunk)  # processed cleanly, nothing to keep it for
+        else:
+            mark_done(chunk, "stored", added=added, existing=existing, token=self.lease.token)
