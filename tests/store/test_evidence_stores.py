@@ -205,3 +205,61 @@ def test_s3_credentials_both_or_neither():
     """Half a credential pair is refused before any request."""
     with pytest.raises(ValueError, match="give both or neither"):
         S3EvidenceStore("bucket", access_key_id="only-id")
+
+
+def test_read_back_and_list_a_package(store):
+    """get checks the digest it is given; keys lists a package's files (not its neighbours')."""
+    a = store.put("v1/at.jpg", b"at", "frame_at")
+    store.put("v1/sub/clip.mp4", b"clip", "clip")
+    store.put("v10/at.jpg", b"other", "frame_at")
+    assert store.get(a.path, a.sha256) == b"at"
+    assert store.keys("v1/") == ["v1/at.jpg", "v1/sub/clip.mp4"]
+    assert store.keys("v2/") == []
+    with pytest.raises(EvidenceIntegrityError, match="does not match"):
+        store.get(a.path, "0" * 64)
+    with pytest.raises(FileNotFoundError):
+        store.get("v1/none.jpg")
+    with pytest.raises(ValueError, match="relative path inside"):
+        store.get("../v1/at.jpg")
+
+
+def test_open_store_at_a_job_location(s3_server, s3_bucket, tmp_path):
+    """A job row's evidence_root opens the same store: a folder as it is, s3:// with this
+    machine's endpoint and keys (which never enter the location)."""
+    from store.evidence_backends import evidence_location, open_evidence_store
+
+    env = {"SAFECITY_S3_ENDPOINT": s3_server.endpoint_url, "SAFECITY_S3_REGION": s3_server.region,
+           "SAFECITY_S3_ACCESS_KEY_ID": s3_server.access_key_id, "SAFECITY_S3_SECRET_ACCESS_KEY": s3_server.secret_access_key}
+    url = evidence_location({**env, "SAFECITY_EVIDENCE_URL": f"s3://{s3_bucket}/jobs/"})
+    assert url == f"s3://{s3_bucket}/jobs" and s3_server.access_key_id not in url
+    s3 = open_evidence_store(url, env)
+    assert isinstance(s3, S3EvidenceStore) and s3.location == url
+    s3.put("v1/at.jpg", b"x", "frame_at")
+    assert s3_server.client().head_object(Bucket=s3_bucket, Key="jobs/v1/at.jpg")["ContentLength"] == 1
+    assert evidence_location({}, tmp_path / "ev") == str((tmp_path / "ev").resolve())
+    folder = open_evidence_store(evidence_location({}, tmp_path / "ev"), env)
+    assert isinstance(folder, FolderEvidenceStore) and folder.location == str((tmp_path / "ev").resolve())
+    with pytest.raises(PermanentError, match="ftp"):
+        open_evidence_store("ftp://host/x", env)
+
+
+def test_verify_a_package_in_s3(s3_server, s3_bucket, tmp_path):
+    """The signed manifest of a package in S3 verifies through the store; an added object and
+    an object whose bytes no longer match its digest are both named."""
+    from exchange.home import init_home
+    from pipeline.manifest import EvidenceSigner, build_manifest, verify_stored_package
+
+    store = _s3(s3_server, s3_bucket)
+    files = [store.put("v1/at.jpg", b"at", "frame_at"), store.put("v1/clip.mp4", b"clip", "clip")]
+    doc = build_manifest([(f.path.removeprefix("v1/"), f.sha256) for f in files], "v1", EvidenceSigner.from_home(init_home(tmp_path / "home")))
+    import json
+
+    store.put("v1/manifest.json", json.dumps(doc).encode(), "manifest")
+    ok = verify_stored_package(store, "v1")
+    assert ok.ok and ok.files_checked == 2 and ok.package == f"s3://{s3_bucket}/cases/2026/v1"
+    client = s3_server.client()
+    client.put_object(Bucket=s3_bucket, Key="cases/2026/v1/extra.jpg", Body=b"added")
+    client.put_object(Bucket=s3_bucket, Key="cases/2026/v1/at.jpg", Body=b"forged", Metadata={"sha256": files[0].sha256})
+    bad = verify_stored_package(store, "v1")
+    assert not bad.ok
+    assert any("extra.jpg: not listed" in p for p in bad.problems) and any("at.jpg: SHA-256 differs" in p for p in bad.problems)
