@@ -29,7 +29,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    """Emit SQL to stdout (``alembic upgrade heads --sql``) instead of running it."""
+    """Emit SQL to stdout (``alembic upgrade head --sql``) instead of running it."""
     context.configure(url=_url(), literal_binds=True, **migration_context_options(target_metadata))
     with context.begin_transaction():
         context.run_migrations()

@@ -56,7 +56,7 @@ def test_models_index_lists_the_baseline_modules():
 
 
 def test_migrated_schema_equals_models(engine):
-    """upgrade heads gives exactly the ORM metadata (alembic compare_metadata and `check`) and every trigger."""
+    """upgrade head gives exactly the ORM metadata (alembic compare_metadata and `check`) and every trigger."""
     report = migrate.upgrade(engine)
     assert report.before == () and report.after == script_heads() and not report.stamped_legacy
     with engine.connect() as conn:
