@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from celery_helpers import DETECTOR, OPTIONS, PLAN, broker_fixture, kill_group, shared_clip, start_worker
+from celery_helpers import OPTIONS, PLAN, SEAM_DETECTOR, broker_fixture, kill_group, shared_clip, start_worker
 from s3_helpers import running_s3_server
 
 PREFIX = "cases/bishkek"
@@ -57,7 +57,7 @@ def _login(client, username: str, password: str) -> None:
 
 
 def test_job_evidence_goes_to_s3_and_is_served_from_it(tmp_path, broker, s3, monkeypatch):
-    """With SAFECITY_EVIDENCE_URL=s3://..., a worker puts every evidence file of a job into the
+    """With SAFECITY_EVIDENCE_URL=s3://..., a worker puts every evidence file of a segmented job into the
     bucket (SHA-256 as stored in the database), writes no local evidence folder, and the web app
     and `safecity evidence verify` read the files through the store; a changed object is refused."""
     from fastapi.testclient import TestClient
@@ -75,13 +75,13 @@ def test_job_evidence_goes_to_s3_and_is_served_from_it(tmp_path, broker, s3, mon
     url = f"s3://{bucket}/{PREFIX}"
     for name, value in s3.env(url).items():
         monkeypatch.setenv(name, value)  # the submitter and the worker process (it inherits the environment)
-    clip, reference = shared_clip()
+    clip, _ = shared_clip()
     db_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
     local = tmp_path / "evidence"
     ctx = WorkerContext(worker_settings(broker_url=broker, db_url=db_url, evidence_root=local,
                                         key_prefix=os.environ["SAFECITY_BROKER_PREFIX"], **PLAN))
-    job = submit_job(ctx, SubmitRequest(clip / "scene.mp4", clip / "camera.yaml", "cpu", DETECTOR, None, False, OPTIONS))
-    assert ctx.settings.evidence_location() == url
+    job = submit_job(ctx, SubmitRequest(clip / "scene.mp4", clip / "camera.yaml", "cpu", SEAM_DETECTOR, None, False, OPTIONS))
+    assert ctx.settings.evidence_location() == url and len(job.segment_ids) == 3
     worker = start_worker(tmp_path, "w-s3", broker, db_url)
     try:
         assert enqueue(celery_app(ctx.settings), ctx, job.job_id) == len(job.segment_ids)
@@ -91,7 +91,8 @@ def test_job_evidence_goes_to_s3_and_is_served_from_it(tmp_path, broker, s3, mon
     assert view.status == "done", view.job["error"]
     assert view.job["evidence_root"] == url
     rows = _evidence_rows(db_url, "clip-day-s1")
-    assert len(rows) == len(reference) > 0
+    assert sorted(rows) == sorted(v["id"] for s in view.segments for v in s["result"]["violations"]) and rows
+    assert all(s["status"] == "done" and s["run_id"] for s in view.segments)  # three segments, each stored its run
     client = s3.client()
     listed = {o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])}
     for vid, files in rows.items():
