@@ -88,8 +88,14 @@ def register_tasks(app, settings: WorkerSettings, *, device: str = "cpu", thread
         if outcome.status == "failed":
             raise PermanentError(outcome.error or "failed")
         from workers.followups import segment_followups
+        from workers.jobs import TRANSIENT_DB_ERRORS
 
-        send_followups(self, segment_followups(ctx, segment_id), segment_id)
+        try:
+            messages = segment_followups(ctx, segment_id)
+        except TRANSIENT_DB_ERRORS as exc:  # stored, follow-ups unknown: the retry finds it done and sends them
+            raise self.retry(exc=TransientError(f"segment {segment_id}: follow-ups not read ({type(exc).__name__})"),
+                             countdown=settings.retry_delay_s(self.request.retries))
+        send_followups(self, messages, segment_id)
         return as_dict(outcome)
 
     def send_followups(task, messages: list[tuple[str, str]], about: str) -> None:
