@@ -5,6 +5,7 @@ S3-compatible server (moto), the database rows carry the store keys, and the web
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 
@@ -140,3 +141,28 @@ def test_job_evidence_goes_to_s3_and_is_served_from_it(tmp_path, broker, s3, mon
             assert browser.get(f"/evidence/{vid}/frame_at").status_code == 409
     finally:
         dispose_app(web)
+
+
+def test_safecity_process_puts_evidence_in_s3(tmp_path, s3, monkeypatch):
+    """`safecity process` with SAFECITY_EVIDENCE_URL=s3://... stores every evidence file of
+    violations.json in the bucket (SHA-256 as listed) and creates no local evidence folder."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app as cli
+
+    bucket = s3.new_bucket()
+    for name, value in s3.env(f"s3://{bucket}/{PREFIX}").items():
+        monkeypatch.setenv(name, value)
+    clip, _ = shared_clip()
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["process", str(clip / "scene.mp4"), "--camera", str(clip / "camera.yaml"), "--out", str(out),
+                                      "--db", f"sqlite:///{tmp_path / 'p.sqlite'}", "--detector", "motion", "--no-plates", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "violations.json").read_text())
+    files = [e for v in doc["violations"] for e in v["evidence"]]
+    assert doc["violations"] and {e["kind"] for e in files} >= {"clip", "frame_at", "metadata", "manifest"}
+    client = s3.client()
+    for e in files:
+        data = client.get_object(Bucket=bucket, Key=f"{PREFIX}/{e['path']}")["Body"].read()
+        assert hashlib.sha256(data).hexdigest() == e["sha256"]
+    assert not (out / "evidence").exists()
