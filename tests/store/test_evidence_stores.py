@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 
 import pytest
@@ -252,8 +253,6 @@ def test_verify_a_package_in_s3(s3_server, s3_bucket, tmp_path):
     store = _s3(s3_server, s3_bucket)
     files = [store.put("v1/at.jpg", b"at", "frame_at"), store.put("v1/clip.mp4", b"clip", "clip")]
     doc = build_manifest([(f.path.removeprefix("v1/"), f.sha256) for f in files], "v1", EvidenceSigner.from_home(init_home(tmp_path / "home")))
-    import json
-
     store.put("v1/manifest.json", json.dumps(doc).encode(), "manifest")
     ok = verify_stored_package(store, "v1")
     assert ok.ok and ok.files_checked == 2 and ok.package == f"s3://{s3_bucket}/cases/2026/v1"
