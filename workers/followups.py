@@ -63,6 +63,24 @@ def check_registry_spec(spec: str) -> str:
     kind, sep, target = spec.partition(":")
     if not sep or not target or kind not in ("sql", "http", "https"):
         raise ValueError(f"registry {spec!r}: expected sql:SQLALCHEMY_URL or http://host:port (e.g. sql:sqlite:///registry.sqlite)")
+    # The spec is stored in the job row and sent through the broker: it must not carry a
+    # secret. Each worker brings its own (PGPASSWORD or ~/.pgpass for PostgreSQL,
+    # SAFECITY_REGISTRY_API_KEY for the HTTP service).
+    if kind == "sql":
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            has_password = make_url(target).password is not None
+        except ArgumentError as exc:
+            raise ValueError(f"registry {spec!r}: not an SQLAlchemy URL ({exc})") from None
+    else:
+        from urllib.parse import urlsplit
+
+        has_password = urlsplit(spec).password is not None
+    if has_password:
+        raise ValueError("registry spec: carries a password, which the job row and the broker would keep; give the URL "
+                         "without it and set the password on each worker (PGPASSWORD or ~/.pgpass; SAFECITY_REGISTRY_API_KEY for http)")
     return spec
 
 

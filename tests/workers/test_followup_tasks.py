@@ -228,3 +228,25 @@ def test_read_plate_from_s3_evidence_and_match_once_under_duplicates(tmp_path, b
     assert st["plates"][vid] == ("read", PLATE.replace(" ", ""), None, plate_reader_version())
     assert st["matches"] == {vid: ("matched", PLATE.replace(" ", ""), 1)} and st["match_rows"] == 1
     assert st["entries"].get("pd_access") == 1
+
+
+@pytest.mark.parametrize("spec", [
+    "sql:postgresql+psycopg://registry:s3cret@db.example/registry",
+    "http://user:s3cret@registry.example:8080",
+])
+def test_a_registry_spec_with_a_password_is_refused(spec):
+    """The spec is kept in the job row and sent through the broker: a password in it is
+    refused before anything is stored, and the message does not repeat it."""
+    from workers.followups import check_registry_spec
+
+    with pytest.raises(ValueError, match="carries a password") as err:
+        check_registry_spec(spec)
+    assert "s3cret" not in str(err.value)
+
+
+@pytest.mark.parametrize("spec", ["sql:sqlite:///registry.sqlite", "sql:postgresql+psycopg://registry@db.example/registry",
+                                  "http://registry.example:8080"])
+def test_a_registry_spec_without_secrets_is_accepted(spec):
+    from workers.followups import check_registry_spec
+
+    assert check_registry_spec(spec) == spec
