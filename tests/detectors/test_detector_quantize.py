@@ -1,0 +1,117 @@
+"""The int8 vehicle model: loads offline, finds the fp32 model's boxes, and is reproducible."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.boxes import box_iou
+from detectors.models import DEFAULT_VEHICLE_MODEL
+from detectors.onnx_yolo import OnnxYoloDetector
+from detectors.quantize import (
+    INT8_VEHICLE_MODEL,
+    QuantizeSettings,
+    float_node_names,
+    quantize_detector,
+    read_frames,
+    sample_video_paths,
+)
+
+#: IoU an int8 box must reach with its fp32 twin. Measured on 20 sample frames (every 50th of
+#: both committed scenes): confident fp32 boxes (>= 0.4) are matched at IoU 0.86-0.99, mean 0.93.
+MIN_IOU = 0.8
+#: fp32 boxes at least this confident must each have an int8 twin (weaker ones may flip at 0.25).
+CONFIDENT = 0.4
+
+
+def _sample_frames() -> list[np.ndarray]:
+    """Frames 0 and 250 of each committed sample scene (day and night)."""
+    videos = sample_video_paths()
+    assert videos, "no committed sample_videos/*/scene.mp4"
+    return [frame for video in videos for frame in read_frames(video, 250, 2)]
+
+
+def _assert_boxes_agree(fp32: OnnxYoloDetector, int8: OnnxYoloDetector, frames: list[np.ndarray]) -> None:
+    for index, frame in enumerate(frames):
+        ref, got = fp32.detect([frame])[0], int8.detect([frame])[0]
+        confident = ref.confidence >= CONFIDENT
+        assert confident.any(), f"frame {index}: the fp32 model found no vehicle to compare"
+        assert abs(len(got) - len(ref)) <= 1, f"frame {index}: fp32 {len(ref)} boxes, int8 {len(got)}"
+        iou = box_iou(ref.xyxy[confident], got.xyxy)
+        same_class = ref.class_id[confident][:, None] == got.class_id[None, :]
+        best = np.where(same_class, iou, 0.0).max(axis=1)
+        assert (best >= MIN_IOU).all(), f"frame {index}: best same-class IoU {np.round(best, 3)}"
+
+
+def test_int8_model_loads_offline_and_agrees_with_fp32(monkeypatch) -> None:
+    """With every socket connect refused the int8 model loads, and each confident fp32 box has an
+    int8 box of the same class at IoU >= 0.8 on day and night sample frames."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked by test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert INT8_VEHICLE_MODEL.is_file(), f"missing committed model {INT8_VEHICLE_MODEL}"
+    options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
+    fp32 = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options)
+    int8 = OnnxYoloDetector(INT8_VEHICLE_MODEL, **options)
+    assert int8.model_names == fp32.model_names
+    assert int8.dynamic_hw, "the int8 model must keep dynamic height/width (rectangular letterbox)"
+    _assert_boxes_agree(fp32, int8, _sample_frames())
+
+
+def test_int8_model_is_quantized_and_says_how() -> None:
+    """The committed file holds int8 weights and records its calibration in the metadata."""
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(INT8_VEHICLE_MODEL))
+    ops = {node.op_type for node in model.graph.node}
+    assert "DequantizeLinear" in ops or "QLinearConv" in ops
+    meta = {p.key: p.value for p in model.metadata_props}
+    record = json.loads(meta["quantization"])
+    assert record["source_model"] == DEFAULT_VEHICLE_MODEL.name
+    assert record["calibration_frames"] > 0
+    assert INT8_VEHICLE_MODEL.stat().st_size < DEFAULT_VEHICLE_MODEL.stat().st_size / 2
+
+
+def test_quantize_detector_rebuilds_an_agreeing_model(tmp_path: Path) -> None:
+    """The documented command's function, on a 4-frame calibration, writes a model that agrees
+    with fp32 like the committed one (the quantization is reproducible offline)."""
+    out = quantize_detector(
+        DEFAULT_VEHICLE_MODEL,
+        tmp_path / "int8.onnx",
+        settings=QuantizeSettings(every_nth_frame=100, max_frames_per_video=2),
+    )
+    options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
+    _assert_boxes_agree(
+        OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options),
+        OnnxYoloDetector(out, **options),
+        _sample_frames(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (dict(quant_format="int4"), "quant_format"),
+        (dict(calibration="mse"), "calibration"),
+        (dict(every_nth_frame=0), "every_nth_frame"),
+    ],
+)
+def test_quantize_settings_refuse_bad_values(settings: dict, message: str) -> None:
+    """A bad setting is refused with its name in the message."""
+    with pytest.raises(ValueError, match=message):
+        QuantizeSettings(**settings)
+
+
+def test_decode_tail_stays_float() -> None:
+    """Only the head's output convolutions of /model.24/ are quantized; its decode math is not."""
+    names = float_node_names(DEFAULT_VEHICLE_MODEL, keep_head_float=False)
+    assert names and all(n.startswith("/model.24/") for n in names)
+    assert not any(n.endswith("/Conv") for n in names)
+    with_head = float_node_names(DEFAULT_VEHICLE_MODEL, keep_head_float=True)
+    assert len([n for n in with_head if n.endswith("/Conv")]) == 3
