@@ -57,7 +57,7 @@ def plates_cmd(
         settings = PlateReaderSettings(
             min_confidence=min_confidence, **({"countries": tuple(country)} if country else {})
         )
-        reader = PlateReader.create(settings, detector_input_px=640)
+        reader = PlateReader.create(settings, photos=True)
     except (ValueError, FileNotFoundError, SafeCityError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INPUT) from exc

@@ -169,7 +169,9 @@ def score_photos(
         score.total += 1
         _score_result(score, result, item.text)
         if item.box is not None and score.exact_given_box is not None:
-            given = reader.read_view(image, PlateBox(item.box, 1.0, "given"), 0, reader.settings.single_view_margins)
+            settings = reader.settings
+            box = PlateBox(item.box, 1.0, "given")
+            given = reader.read_view(image, box, 0, settings.single_view_margins, settings.single_view_preprocess)
             voted = vote(given, reader.settings.min_confidence)
             score.exact_given_box += voted.text == clean(item.text)
         if progress:
@@ -251,7 +253,7 @@ def evaluate(
                 progress(name, i, total)
 
         if name == "generated":
-            reader = PlateReader.create(base, detector_input_px=320)
+            reader = PlateReader.create(base)
             scores.extend(score_generated(reader, n_tracks=n_generated, progress=tick))
             continue
         if data_dir is None:
@@ -260,11 +262,15 @@ def evaluate(
             continue
         if name == "openalpr_us":
             items = list(openalpr_items(data_dir))
-            reader = PlateReader.create(base.model_copy(update={"countries": ("US",)}), detector_input_px=640)
-            note = "US grammar (5-8 characters, O read as 0); end to end on the whole photo at 640 px"
+            us = base.model_copy(update={"countries": ("US",)})
+            reader = PlateReader.create(us, photos=True)
+            note = (
+                "US grammar (5-8 characters, O read as 0); end to end on the whole photo at "
+                f"{us.photo_detector_input_px} px"
+            )
         else:
             items = list(nomeroff_items(data_dir))
-            reader = PlateReader.create(base, detector_input_px=640)
+            reader = PlateReader.create(base, photos=True)
             note = "KG/KZ/RU grammars; other countries come back as 'unknown' and are compared as read"
         score = score_photos(name, items, reader, progress=tick)
         score.note = note

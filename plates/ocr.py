@@ -28,6 +28,7 @@ import numpy as np
 
 from detectors.base import ModelFileError
 from plates.grammar_table import CYRILLIC_TO_LATIN
+from plates.preprocess import PREPROCESSORS, check_preprocess
 from plates.rectify import order_lines, quad_size, warp_quad
 from plates.types import CharRead, LineRead, TextRead
 
@@ -162,20 +163,29 @@ class RapidPlateOcr:
         self.use_detector = use_detector
         logger.info("plate OCR det=%s rec=%s classes=%d", det_path.name, rec_path.name, len(vocabulary))
 
-    def find_lines(self, plate: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
-        """Rectified text lines of a plate crop in reading order: (image, height over the
-        tallest line's, height in the crop's px; 0 when no line was detected)."""
+    def _scaled(self, plate: np.ndarray) -> tuple[np.ndarray, float]:
+        """The crop scaled so its longest side is ``det_side_px`` (cubic up, area down), and the scale."""
         h, w = plate.shape[:2]
         scale = self.det_side_px / max(h, w)
         interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
         big = cv2.resize(plate, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
-        if not self.use_detector:
-            return [(big, 1.0, 0.0)]
+        return big, scale
+
+    def _line_quads(self, big: np.ndarray) -> list[np.ndarray]:
+        """Text-line quadrilaterals of the scaled crop in reading order, small print dropped."""
         found = self._det(big)
         if found.boxes is None or len(found.boxes) == 0:
-            return [(big, 1.0, 0.0)]
+            return []
         quads = [np.asarray(q, dtype=np.float32).reshape(4, 2) for q in found.boxes]
-        lines = order_lines(quads, self.min_line_height_ratio)
+        return order_lines(quads, self.min_line_height_ratio)
+
+    def find_lines(self, plate: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
+        """Rectified text lines of a plate crop in reading order: (image, height over the
+        tallest line's, height in the crop's px; 0 when no line was detected)."""
+        big, scale = self._scaled(plate)
+        lines = self._line_quads(big) if self.use_detector else []
+        if not lines:
+            return [(big, 1.0, 0.0)]
         tallest = max(quad_size(q)[1] for q in lines)
         return [(warp_quad(big, quad), quad_size(quad)[1] / tallest, quad_size(quad)[1] / scale) for quad in lines]
 
@@ -202,31 +212,57 @@ class RapidPlateOcr:
         """Reads of one plate crop: by detected text lines, and (``whole``) the crop read as a
         single line too, which rescues one-line plates whose characters the detector splits
         or clips. Both come from one recogniser batch."""
+        return self.read_preprocessed(plate, whole, ("none",))[0]
+
+    def read_preprocessed(
+        self, plate: np.ndarray, whole: bool = True, preprocess: tuple[str, ...] = ("none",)
+    ) -> list[list[TextRead]]:
+        """:meth:`read_variants` of each preprocessing of the crop (:mod:`plates.preprocess`).
+
+        The text lines are found once, on the crop as it is (the detector does not gain from the
+        variants and costs twice the recogniser); the same line quadrilaterals are cut from every
+        variant and all are recognised in one batch.
+
+        Returns:
+            One list per name of ``preprocess``, in that order: the read by text lines, then
+            (``whole``) the read of the whole crop as one line when it found any character.
+
+        Raises:
+            ValueError: ``plate`` is not a BGR uint8 image, or an unknown preprocessing name.
+        """
         if not (isinstance(plate, np.ndarray) and plate.dtype == np.uint8 and plate.ndim == 3 and plate.shape[2] == 3):
             raise ValueError("plate: expected an (H, W, 3) uint8 BGR image")
+        check_preprocess(preprocess)
         if min(plate.shape[:2]) < 4:
-            return [TextRead(lines=())]
-        found = self.find_lines(plate)
-        images = [img for img, _, _ in found]
-        text_height = max(height for _, _, height in found)
-        if whole and self.use_detector:
-            h, w = plate.shape[:2]
-            scale = self.det_side_px / max(h, w)
-            interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-            images.append(
-                cv2.resize(plate, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
-            )
+            return [[TextRead(lines=())] for _ in preprocess]
+        big, scale = self._scaled(plate)
+        quads = self._line_quads(big) if self.use_detector else []
+        tallest = max((quad_size(q)[1] for q in quads), default=0.0)
+        ratios = [quad_size(q)[1] / tallest for q in quads] or [1.0]
+        text_height = tallest / scale
+        images: list[np.ndarray] = []
+        spans = []
+        for name in preprocess:
+            variant = PREPROCESSORS[name](big)
+            lines = [warp_quad(variant, quad) for quad in quads] or [variant]
+            start = len(images)
+            images.extend(lines)
+            if whole and quads:
+                images.append(variant)
+            spans.append((start, len(lines), len(images)))
         slots = self.recognise(images)
-        reads = [
-            TextRead(
-                lines=tuple(
-                    LineRead(tuple(chars), ratio)
-                    for chars, (_, ratio, _) in zip(slots[: len(found)], found, strict=True)
-                    if chars
-                ),
-                text_height_px=text_height,
-            )
-        ]
-        if len(images) > len(found) and slots[-1]:
-            reads.append(TextRead(lines=(LineRead(tuple(slots[-1]), 1.0),), text_height_px=text_height))
-        return reads
+        out = []
+        for start, n_lines, end in spans:
+            line_slots = slots[start : start + n_lines]
+            reads = [
+                TextRead(
+                    lines=tuple(
+                        LineRead(tuple(chars), ratio) for chars, ratio in zip(line_slots, ratios, strict=True) if chars
+                    ),
+                    text_height_px=text_height,
+                )
+            ]
+            if end > start + n_lines and slots[end - 1]:
+                reads.append(TextRead(lines=(LineRead(tuple(slots[end - 1]), 1.0),), text_height_px=text_height))
+            out.append(reads)
+        return out

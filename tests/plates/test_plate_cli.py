@@ -78,7 +78,8 @@ def test_openalpr_subset_scores() -> None:
     if root is None:
         pytest.skip("../shared/data not found (set SAFECITY_SHARED_DATA)")
     items = list(openalpr_items(root))[:20]
-    reader = PlateReader.create(PlateReaderSettings(countries=("US",)), detector_input_px=640, intra_op_threads=1)
+    settings = PlateReaderSettings(countries=("US",))
+    reader = PlateReader.create(settings, intra_op_threads=1, photos=True)
     score = score_photos("openalpr_us", items, reader)
     assert score.total == 20
     assert score.exact >= 12
