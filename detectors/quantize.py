@@ -29,14 +29,12 @@ import cv2
 import numpy as np
 
 from detectors.base import ModelFileError
-from detectors.models import DEFAULT_VEHICLE_MODEL, MODELS_DIR
+from detectors.models import DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, MODELS_DIR
 
 logger = logging.getLogger(__name__)
 
 #: Committed scenes whose frames calibrate the activation ranges (day and night lighting).
 SAMPLE_VIDEOS_DIR = MODELS_DIR.parent / "sample_videos"
-#: Where ``python -m detectors.quantize`` writes by default (the committed int8 model).
-INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from detectors.boxes import box_iou
-from detectors.models import DEFAULT_VEHICLE_MODEL
+from detectors.models import DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import (
-    INT8_VEHICLE_MODEL,
     QuantizeSettings,
     float_node_names,
     quantize_detector,
