@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import pytest
@@ -15,6 +10,7 @@ import pytest
 from notices.errors import EvidenceIntegrityError
 from notices.service import issue_notice, notice_pdf
 from notice_testdata import DECIDED_AT, build_case
+from s3_helpers import running_s3_server
 from store.schema import EvidenceRow
 
 KEYS = {"access_key_id": "safecity-test", "secret_access_key": "safecity-test-secret"}
@@ -23,31 +19,8 @@ KEYS = {"access_key_id": "safecity-test", "secret_access_key": "safecity-test-se
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """``python -m moto.server`` on a free local port, in its own process."""
-    pytest.importorskip("boto3")
-    pytest.importorskip("moto.server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait(10)
-                pytest.skip(f"S3 server (moto) did not start: {log.read_text()[-300:]}")
-            time.sleep(0.2)
-    try:
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server.endpoint_url
 
 
 def _store(endpoint, bucket, prefix):
