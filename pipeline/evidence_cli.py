@@ -37,6 +37,31 @@ def _trusted_keys(roster: Path | None) -> dict[str, str] | None:
     return keys
 
 
+def _fetch_stored_package(url: str, violation_id: str, into: Path) -> Path:
+    """Copy the package ``violation_id`` out of the evidence store at ``url`` into ``into/<id>``.
+
+    Raises:
+        ValueError: the store holds no object under ``<violation_id>/``.
+        EvidenceIntegrityError, EvidenceStoreUnavailable: from the store (a changed object, no
+            answer); both are SafeCityErrors.
+    """
+    from pipeline.manifest import _inside
+    from store.evidence_backends import open_evidence_store
+
+    store = open_evidence_store(url)
+    prefix = f"{violation_id}/"
+    keys = store.keys(prefix)
+    if not keys:
+        raise ValueError(f"violation {violation_id!r}: no package in the evidence store {store.location}")
+    dest = into / violation_id
+    for key in keys:
+        rel = key.removeprefix(prefix)
+        target = _inside(dest, rel)  # a key naming a path outside the package is refused
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get(key))
+    return dest
+
+
 @evidence_app.command("verify")
 def verify_cmd(
     package: Annotated[str, typer.Argument(help="evidence package folder (evidence/<violation id>), or a violation id in the evidence store")],
@@ -84,35 +109,53 @@ def verify_cmd(
 
 @evidence_app.command("export")
 def export_cmd(
-    package: Annotated[str, typer.Argument(help="a violation id (under --evidence-root) or a package folder")],
+    package: Annotated[str, typer.Argument(help="a violation id (under --evidence-root, or in the store of --evidence-url) or a package folder")],
     out_dir: Annotated[Path, typer.Option("--out", help="new folder for the copies (must not exist)")],
     blur: Annotated[bool, typer.Option("--blur/--no-blur", help="blur faces and other vehicles' plates (default: on)")] = True,
     evidence_root: Annotated[Path, typer.Option("--evidence-root", help="where violation packages live (process --out DIR/evidence)")] = Path("evidence"),
+    evidence_url: Annotated[Optional[str], typer.Option("--evidence-url", help="evidence store holding the package, used when PACKAGE is not a folder and --evidence-root has no such package: s3://bucket/prefix or a folder (default: $SAFECITY_EVIDENCE_URL; endpoint and keys: SAFECITY_S3_*)")] = None,
     roster: Annotated[Optional[Path], typer.Option("--roster", help="roster.json to verify the original against")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
-    """Write copies that may leave the system, with their own signed manifest; originals untouched."""
+    """Write copies that may leave the system, with their own signed manifest; originals untouched.
+
+    A package in an object store (S3) is read through the store into a private temporary copy,
+    verified there like a folder, exported, and the temporary copy removed; the stored objects
+    are only read.
+    """
+    import os
+    import shutil
+    import tempfile
+
     from exchange.home import load_home
     from pipeline.manifest import EvidenceSigner
     from pipeline.privacy import export_package
     from safecity.errors import SafeCityError
 
     src = Path(package)
+    url = evidence_url or os.environ.get("SAFECITY_EVIDENCE_URL") or None
+    staged: Path | None = None
     if not src.is_dir():
         if "/" in package or package in (".", ".."):
             err.print(f"[bold red]error:[/] {package}: no such package folder", highlight=False)
             raise typer.Exit(EXIT_INPUT)
         src = evidence_root / package
-        if not src.is_dir():
-            err.print(f"[bold red]error:[/] violation {package!r}: no package folder {src} (set --evidence-root)", highlight=False)
+        if not src.is_dir() and url is None:
+            err.print(f"[bold red]error:[/] violation {package!r}: no package folder {src} (set --evidence-root or --evidence-url)", highlight=False)
             raise typer.Exit(EXIT_INPUT)
     try:
+        if not src.is_dir():
+            staged = Path(tempfile.mkdtemp(prefix="safecity-export-"))
+            src = _fetch_stored_package(url, package, staged)  # type: ignore[arg-type]
         signer = EvidenceSigner.from_home(load_home())
         report = export_package(src, out_dir, signer, blur=blur, trusted_keys=_trusted_keys(roster))
     except (SafeCityError, ValueError) as exc:
         err.print("[bold red]error:[/]", end=" ")
         err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
+    finally:
+        if staged is not None:  # a private read-only copy of stored objects, not evidence itself
+            shutil.rmtree(staged, ignore_errors=True)
     if json_out:
         print(json.dumps(report.to_dict(), indent=2))
         return
