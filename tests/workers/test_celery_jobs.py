@@ -8,15 +8,9 @@ import shutil
 
 import pytest
 
-from celery_helpers import DETECTOR, OPTIONS, PLAN, TEST_BROKER, broker_fixture, key, kill_group, shared_clip, start_worker, stored
+from celery_helpers import DETECTOR, OPTIONS, PLAN, TEST_BROKER, key, kill_group, shared_clip, start_worker, stored
 
 BROKER = TEST_BROKER
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The shared Redis under a key prefix of this test's own."""
-    yield from broker_fixture(monkeypatch)
 
 
 def _ctx(db_url, tmp_path, broker_url):

@@ -6,14 +6,6 @@ import os
 
 import pytest
 
-from celery_helpers import broker_fixture
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The shared Redis under a key prefix of this test's own."""
-    yield from broker_fixture(monkeypatch)
-
 
 @pytest.mark.slow
 def test_cameras_across_workers(tmp_path, broker):

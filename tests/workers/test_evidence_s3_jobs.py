@@ -11,22 +11,9 @@ import re
 
 import pytest
 
-from celery_helpers import OPTIONS, PLAN, SEAM_DETECTOR, broker_fixture, kill_group, shared_clip, start_worker
-from s3_helpers import running_s3_server
+from celery_helpers import OPTIONS, PLAN, SEAM_DETECTOR, kill_group, shared_clip, start_worker
 
 PREFIX = "cases/bishkek"
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The shared Redis under a key prefix of this test's own."""
-    yield from broker_fixture(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
-        yield server
 
 
 def _evidence_rows(db_url: str, camera_id: str) -> dict[str, list[tuple[str, str, str]]]:

@@ -17,7 +17,6 @@ import redis
 from sqlalchemy import create_engine, text
 
 from celery_helpers import (
-    broker_fixture,
     DETECTOR, OPTIONS, PLAN, free_port, key, kill_group, shared_clip, start_worker, stored, wait_until,
 )
 
@@ -66,12 +65,6 @@ def _check_exactly_once(ctx, view, db_url):
     with ctx.sessions().begin() as session:
         report = verify_database(session, init_home().roster.to_doc())
     assert report.ok, report.first
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The shared Redis under a key prefix of this test's own."""
-    yield from broker_fixture(monkeypatch)
 
 
 def test_kill_9_worker_mid_segment(tmp_path, broker):

@@ -9,22 +9,9 @@ import os
 
 import pytest
 
-from celery_helpers import DETECTOR, OPTIONS, PLAN, SAMPLE, broker_fixture, kill_group, shared_clip, start_worker, wait_until
-from s3_helpers import running_s3_server
+from celery_helpers import DETECTOR, OPTIONS, PLAN, SAMPLE, kill_group, shared_clip, start_worker, wait_until
 
 PLATE = "08 123 CAT"
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The shared Redis under a key prefix of this test's own."""
-    yield from broker_fixture(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
-        yield server
 
 
 def _ctx(db_url, tmp_path, broker_url):
