@@ -15,3 +15,43 @@ DEFAULT_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco.onnx"
 #: the detector frames per CPU second, opt-in (``--model``); measured trade-off in the model card
 #: and ``docs/performance.md``.
 INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
+
+#: Names of the committed vehicle models that ``--model`` accepts besides a path (the file
+#: name with or without ``.onnx``).
+KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL)}
+
+
+def resolve_model(value: str | Path | None) -> Path:
+    """The model file a ``--model`` value names: None for the default vehicle model, an existing
+    path as it is, else a committed model's name (``vehicles-yolov5n-coco-int8`` or
+    ``vehicles-yolov5n-coco-int8.onnx``).
+
+    Raises:
+        ModelFileError: neither a file nor a known name; the message names the value and lists
+            the known names.
+    """
+    from detectors.base import ModelFileError
+
+    if value is None:
+        return DEFAULT_VEHICLE_MODEL
+    path = Path(value)
+    if path.is_file():
+        return path
+    name = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
+    if str(path) == path.name and name in KNOWN_MODELS:  # a bare name, not a missing path
+        return KNOWN_MODELS[name]
+    raise ModelFileError(
+        f"detector model not found: {value} (not a file, nor a committed model: "
+        f"{', '.join(sorted(KNOWN_MODELS))})"
+    )
+
+
+def model_identity(path: Path) -> dict[str, str]:
+    """The file name and SHA-256 of a model file, recorded with evaluation figures."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"file": Path(path).name, "sha256": digest.hexdigest()}

@@ -72,7 +72,7 @@ def process_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder: violations.json, tracks.json, evidence/")],
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: $SAFECITY_DB_URL, else SQLite in the home folder)")] = None,
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
-    model: Annotated[Optional[Path], typer.Option("--model", help="detector model file (default: the committed vehicle model)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
     detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 1; 3 measured in docs/performance.md)")] = None,
@@ -200,20 +200,24 @@ def eval_suite_cmd(
     detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 1; 3 measured in docs/performance.md)")] = None,
     motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default off)")] = None,
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default off)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Generate fresh scenes, process them with the real detector, and pool the scores."""
     from evaluation.report import print_report
+    from detectors.models import model_identity, resolve_model
     from evaluation.suite import load_suite, run_scenes
     from safecity.composition import build_detector
 
     try:
+        model_path = resolve_model(model)  # before any scene is rendered: a bad path exits 2 at once
+        identity = model_identity(model_path)
         if suite_file is not None:
             pairs = load_suite(suite_file).pairs()
         else:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
             pairs = [(s.strip(), seed) for s in scenarios.split(",") if s.strip() for seed in seed_list]
-        det, model_name = build_detector("onnx", None)
+        det, model_name = build_detector("onnx", model_path)
         from pipeline.run import ProcessOptions
 
         suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, **_schedule_options(detect_stride, motion_gate, roi_crop)))
@@ -221,11 +225,12 @@ def eval_suite_cmd(
         _fail(exc)
     pooled = suite.pooled()
     if json_out:
-        doc = pooled.to_dict()
+        doc = {"model": identity, **pooled.to_dict()}
         doc["scenes"] = [{"scenario": sc, "seed": sd, **rep.to_dict()} for sc, sd, rep in suite.scenes]
         doc["frames"], doc["seconds"] = suite.frames, round(suite.seconds, 2)
         print(json.dumps(doc, indent=2))
         return
+    out.print(f"model {identity['file']} (sha256 {identity['sha256']})", highlight=False)
     out.print(f"{len(suite.scenes)} scenes, {suite.frames} frames, pooled:", highlight=False)
     print_report(pooled, out)
 
@@ -238,7 +243,7 @@ def _schedule_options(detect_stride: int | None, motion_gate: bool | None, roi_c
 
 def _mount_subcommands() -> None:
     from bench.cli import bench_cmd
-    from detectors.cli import detect_cmd, eval_detector_cmd
+    from detectors.cli import detect_cmd, eval_detector_cmd, quantize_detector_cmd
     from exchange.cli import audit_app, init_command
     from notices.cli import notices_app
     from pipeline.evidence_cli import evidence_app
@@ -252,6 +257,7 @@ def _mount_subcommands() -> None:
 
     app.command("detect")(detect_cmd)
     app.command("eval-detector")(eval_detector_cmd)
+    app.command("quantize-detector")(quantize_detector_cmd)
     app.command("bench")(bench_cmd)
     app.command("plates")(plates_cmd)
     app.command("eval-plates")(eval_plates_cmd)

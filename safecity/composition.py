@@ -21,16 +21,20 @@ from store.repository import save_run, upsert_camera
 def build_detector(name: str, model: Path | None, **backend_options: object) -> tuple[Detector, str]:
     """A detector by registry name, and the model identification recorded with runs.
 
-    ``backend_options`` go to the backend as they are (a worker passes onnxruntime
-    ``providers`` and ``intra_op_threads`` for its device).
+    ``model`` is a file or a committed model's name (:func:`detectors.models.resolve_model`;
+    None for the default vehicle model). ``backend_options`` go to the backend as they are (a
+    worker passes onnxruntime ``providers`` and ``intra_op_threads`` for its device).
+
+    Raises:
+        ModelFileError: ``model`` is neither a file nor a known name (the message names it).
     """
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import resolve_model
     from detectors.registry import create_detector
 
     options: dict[str, object] = dict(backend_options)
     model_name = name
     if name in ("onnx", "ultralytics"):
-        path = Path(model) if model else DEFAULT_VEHICLE_MODEL
+        path = resolve_model(model)
         options["model_path"] = path
         options["agnostic_nms"] = True  # one box per vehicle: the tracker must not see car+truck twins
         # Persons too: process_video tracks them apart from the vehicles for the pedestrian rule.
