@@ -1,9 +1,11 @@
-"""``safecity detect`` and ``safecity eval-detector``: command functions the ``safecity`` app mounts.
+"""``safecity detect``, ``eval-detector`` and ``quantize-detector``: command functions the
+``safecity`` app mounts.
 
 Mounted by ``safecity/cli.py``::
 
     app.command("detect")(detect_cmd)
     app.command("eval-detector")(eval_detector_cmd)
+    app.command("quantize-detector")(quantize_detector_cmd)
 
 Exit codes: 0 done, 2 bad input (missing/unreadable path, bad option, model file unusable).
 """
@@ -283,3 +285,86 @@ def _print_scores(report: Any, model_name: str) -> None:
             f"not scored (the detector has no such class): {', '.join(report.not_scored)}",
             highlight=False,
         )
+
+
+def quantize_detector_cmd(
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model",
+            help="fp32 YOLOv5 ONNX detector to quantize: a file or a committed model's name "
+            "(default: the repository's models/vehicles-yolov5n-coco.onnx)",
+        ),
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="int8 ONNX model to write, replaced if present "
+            "(default: the repository's models/vehicles-yolov5n-coco-int8.onnx)",
+        ),
+    ] = None,
+    videos: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--video",
+            help="calibration video; repeatable (default: every sample_videos/*/scene.mp4)",
+        ),
+    ] = None,
+    input_size: Annotated[
+        int, typer.Option("--input-size", min=32, help="letterbox size px of the calibration frames")
+    ] = 640,
+    every_nth_frame: Annotated[
+        int, typer.Option("--every-nth-frame", min=1, help="take every n-th frame of each video")
+    ] = 10,
+    max_frames_per_video: Annotated[
+        int, typer.Option("--max-frames-per-video", min=1, help="calibration frames per video at most")
+    ] = 32,
+    quant_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="qdq (QuantizeLinear/DequantizeLinear pairs, fused by onnxruntime) or qoperator (QLinearConv etc.)",
+        ),
+    ] = "qdq",
+    per_tensor: Annotated[
+        bool,
+        typer.Option("--per-tensor", help="one weight scale per tensor (default: per output channel)"),
+    ] = False,
+    calibration: Annotated[
+        str, typer.Option("--calibration", help="activation ranges: minmax, entropy or percentile")
+    ] = "minmax",
+    keep_head_float: Annotated[
+        bool,
+        typer.Option("--keep-head-float", help="leave the head's three output convolutions float too"),
+    ] = False,
+) -> None:
+    """Write an int8 copy of a YOLOv5 ONNX detector, calibrated on video frames (detectors.quantize).
+
+    With the defaults it rebuilds the committed models/vehicles-yolov5n-coco-int8.onnx (model
+    card models/vehicles-yolov5n-coco.md). The YOLOv5 decode tail always stays float.
+    """
+    from detectors.models import INT8_VEHICLE_MODEL, resolve_model
+    from detectors.quantize import QuantizeSettings, quantize_detector
+
+    out = out if out is not None else INT8_VEHICLE_MODEL
+    try:
+        model_path = resolve_model(model)
+        settings = QuantizeSettings(
+            input_size=input_size,
+            every_nth_frame=every_nth_frame,
+            max_frames_per_video=max_frames_per_video,
+            quant_format=quant_format,
+            per_channel=not per_tensor,
+            calibration=calibration,
+            keep_head_float=keep_head_float,
+        )
+        for video in videos or ():
+            if not video.is_file():
+                raise ValueError(f"calibration video not found: {video}")
+        if not out.parent.is_dir():
+            raise ValueError(f"--out: folder {out.parent} does not exist")
+        written = quantize_detector(model_path, out, videos or None, settings)
+    except (SafeCityError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{written}  {written.stat().st_size / 1e6:.1f} MB")
