@@ -253,6 +253,23 @@ class BusLaneRuleConfig(_Strict):
         "(a short entry to turn right or reach the kerb is allowed)",
     )
     min_points: int = Field(default=10, ge=3, description="observations needed inside the bus lane")
+    exemption_min_share: float = Field(
+        default=0.8, gt=0.5, le=1,
+        description="the exemption needs this share of the track's detections to name an allowed class: the "
+        "exemption is a legal decision taken on the detector's label, so a track it labels bus in some frames "
+        "and truck in others is not exempt by a bare majority (docs/camera-config.md)",
+    )
+    exemption_min_confidence: float = Field(
+        default=0.5, ge=0, le=1,
+        description="and the mean detector confidence of those detections must reach this (the detector is more "
+        "sure than not); weak labels, as at night, do not exempt",
+    )
+    review_min_share: float = Field(
+        default=0.2, ge=0, le=1,
+        description="a passage that is not exempt while at least this share of the track's detections name an "
+        "allowed class is reported with exemption_doubtful and a review_reason: a person looks at the vehicle "
+        "(or its registered category) before any fine",
+    )
     source: str = (
         "Traffic Rules of the KR: sign 5.14 'lane for route vehicles' and marking 1.23; vehicles other "
         "than route vehicles must not drive in it (entering to turn right or stop at the kerb is allowed; "

@@ -344,6 +344,9 @@ def _build_violations(
         files = []
         verdict = signals.verdict(hit.t_at_s) if hit.signal_state is not None else None
         review_reason = verdict.review_reason if verdict is not None and not verdict.finable else ""
+        # A rule may itself send the case to review (e.g. a doubtful bus-lane exemption).
+        rule_reason = str(hit.measurements.get("review_reason") or "")
+        review_reason = "; ".join(r for r in (review_reason, rule_reason) if r)
         speed = hit.speed_kmh if hit.speed_kmh is not None else (round(a.speed.speed_kmh, 1) if a.speed else None)
         if vid in clip_bytes:
             files.append(store.put(f"{vid}/clip.mp4", clip_bytes[vid], "clip"))
@@ -390,7 +393,7 @@ def _build_violations(
             "signal_source": verdict.phase.source if verdict else None,
             "signal_phase_utc": [info.utc(verdict.phase.start_s).isoformat(timespec="milliseconds"),
                                  info.utc(verdict.phase.end_s).isoformat(timespec="milliseconds")] if verdict else None,
-            "finable": verdict.finable if verdict else True,
+            "finable": (verdict.finable if verdict else True) and not rule_reason,
             "signal_disagreements": [d.to_dict() for d in verdict.disputed] if verdict else [],
             "review_reason": review_reason or None,
             "offender_boxes_px": {k: list(track.point_near(f / info.fps).box_px) for k, f in idx.items()},
@@ -505,7 +508,8 @@ def tracks_document(result: ProcessResult) -> dict:
                 "speed_kmh": round(a.speed.speed_kmh, 2) if a.speed else None,
                 "speed_window_s": [round(a.speed.t_start_s, 3), round(a.speed.t_end_s, 3)] if a.speed else None,
                 "points": [
-                    {"frame": p.frame, "box_px": [round(c, 1) for c in p.box_px], "road_m": [round(c, 3) for c in p.road_m], "usable": p.usable}
+                    {"frame": p.frame, "box_px": [round(c, 1) for c in p.box_px], "road_m": [round(c, 3) for c in p.road_m], "usable": p.usable,
+                     "class_name": p.class_name, "confidence": round(p.confidence, 3)}
                     for p in a.track.points
                 ],
             }

@@ -88,6 +88,7 @@ class RoadTracker:
                     confidence=float(conf[k]),
                     usable=bool(not touches[k] and np.all(np.isfinite(road[k]))),
                     m_per_px=float(resolution[k]) if np.isfinite(resolution[k]) else float("inf"),
+                    class_name=str(names[k]),
                 )
             )
             self._classes[tid][str(names[k])] += float(conf[k])

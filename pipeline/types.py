@@ -39,6 +39,7 @@ class TrackPoint:
         confidence: detector confidence, 0..1.
         usable: False when the box touches the frame border (position unreliable).
         m_per_px: road metres one image pixel spans at the road point (measurement resolution).
+        class_name: the detector's class for this observation (None when not recorded).
     """
 
     frame: int
@@ -48,6 +49,22 @@ class TrackPoint:
     confidence: float
     usable: bool = True
     m_per_px: float = 0.0
+    class_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassVote:
+    """How one class is supported among a track's observations.
+
+    Attributes:
+        detections: observations the detector gave this class.
+        share: ``detections`` over all the track's observations, 0..1.
+        mean_confidence: mean detector confidence of those observations, 0..1.
+    """
+
+    detections: int
+    share: float
+    mean_confidence: float
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,20 @@ class Track:
     def measurable(self, max_m_per_px: float) -> np.ndarray:
         """Usable observations where one pixel spans at most ``max_m_per_px`` of road."""
         return self.usable & np.array([p.m_per_px <= max_m_per_px for p in self.points], dtype=bool)
+
+    def class_votes(self) -> dict[str, ClassVote]:
+        """The detector's per-observation classes: class -> how often and how confidently.
+
+        Observations without a recorded class count for the track's voted ``class_name``.
+        """
+        n: dict[str, int] = {}
+        conf: dict[str, float] = {}
+        for p in self.points:
+            name = p.class_name or self.class_name
+            n[name] = n.get(name, 0) + 1
+            conf[name] = conf.get(name, 0.0) + p.confidence
+        total = len(self.points)
+        return {k: ClassVote(n[k], n[k] / total, conf[k] / n[k]) for k in sorted(n, key=lambda k: (-n[k], k))}
 
     def point_near(self, t_s: float) -> TrackPoint:
         """The observation closest in time to ``t_s``."""

@@ -4,6 +4,12 @@ Encodes the KR Traffic Rules' lane for route vehicles (sign 5.14, marking 1.23; 
 caveat on section numbers in ``rules.bus_lane.source``). The vehicle's body centre must travel
 ``min_distance_m`` along a lane of kind ``bus`` while one of the configured local-time windows
 is in force: a short entry to turn right or to reach the kerb is lawful and stays under it.
+
+The exemption of an allowed class (route buses) is taken on the detector's label, so it is
+granted only on decisive class evidence (:func:`class_evidence`): enough of the track's
+detections name an allowed class, with enough confidence. A passage whose evidence is mixed (a
+truck labelled bus at night, a bus labelled truck) is reported with ``exemption_doubtful`` and a
+``review_reason``: a person decides, never a fine straight from the label.
 """
 
 from __future__ import annotations
@@ -31,6 +37,35 @@ def window_active(cfg: BusLaneRuleConfig, at_utc: dt.datetime) -> bool:
     return False
 
 
+def class_evidence(track: Track, cfg: BusLaneRuleConfig) -> tuple[bool, bool, dict]:
+    """Whether the track is exempt as an allowed class, whether that is doubtful, and the votes.
+
+    Returns:
+        (exempt, doubtful, measurements): exempt when the allowed classes' share of the track's
+        detections reaches ``exemption_min_share`` and their mean confidence
+        ``exemption_min_confidence``; doubtful when not exempt but the track's class vote is an
+        allowed class or their share reaches ``review_min_share``.
+    """
+    votes = track.class_votes()
+    allowed = [v for c, v in votes.items() if c in cfg.allowed_classes]
+    n = sum(v.detections for v in allowed)
+    share = sum(v.share for v in allowed)
+    conf = sum(v.mean_confidence * v.detections for v in allowed) / n if n else 0.0
+    exempt = share >= cfg.exemption_min_share and conf >= cfg.exemption_min_confidence
+    doubtful = not exempt and (track.class_name in cfg.allowed_classes or (n > 0 and share >= cfg.review_min_share))
+    doc = {
+        "class_votes": {
+            c: {"detections": v.detections, "share": round(v.share, 3), "mean_confidence": round(v.mean_confidence, 3)}
+            for c, v in votes.items()
+        },
+        "allowed_classes": list(cfg.allowed_classes),
+        "allowed_share": round(share, 3),
+        "allowed_mean_confidence": round(conf, 3),
+        "exemption_doubtful": doubtful,
+    }
+    return exempt, doubtful, doc
+
+
 def _runs(flag: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (first, last) index runs where ``flag`` is true."""
     d = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
@@ -44,7 +79,10 @@ def check_bus_lane(
     lengths: dict[str, float],
     start_time_utc: dt.datetime,
 ) -> RuleHit | None:
-    """Flag the longest stretch a non-allowed vehicle drives inside a reserved bus lane.
+    """Flag the longest stretch a non-exempt vehicle drives inside a reserved bus lane.
+
+    A vehicle of an allowed class on decisive evidence is exempt (None); on doubtful evidence
+    the passage is reported with ``exemption_doubtful: true`` and a ``review_reason``.
 
     Args:
         track: the vehicle (usable observations are used).
@@ -53,7 +91,10 @@ def check_bus_lane(
         lengths: nominal vehicle length per class, m (to place the body centre).
         start_time_utc: UTC wall time of the track's time origin (frame 0).
     """
-    if not cfg.enabled or not bus_lanes or track.class_name in cfg.allowed_classes:
+    if not cfg.enabled or not bus_lanes:
+        return None
+    exempt, doubtful, evidence = class_evidence(track, cfg)
+    if exempt:
         return None
     use = track.usable
     t = track.t_s[use]
@@ -85,5 +126,16 @@ def check_bus_lane(
             "distance_in_lane_m": round(travelled, 2),
             "min_distance_m": cfg.min_distance_m,
             "points_in_lane": int(j - i + 1),
+            **evidence,
+            **({"review_reason": _doubt_reason(evidence, cfg)} if doubtful else {}),
         },
+    )
+
+
+def _doubt_reason(evidence: dict, cfg: BusLaneRuleConfig) -> str:
+    """One line for the reviewer (and the evidence overlay); the full votes are in ``class_votes``."""
+    return (
+        f"bus-lane exemption doubtful: {'/'.join(cfg.allowed_classes)} on {evidence['allowed_share']:.0%} of detections "
+        f"at mean confidence {evidence['allowed_mean_confidence']:.2f} (exempt: {cfg.exemption_min_share:.0%} at "
+        f"{cfg.exemption_min_confidence:.2f})"
     )

@@ -1,5 +1,6 @@
 """Bus-lane rule: class, reserved windows, distance travelled inside the lane."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -8,6 +9,7 @@ from pydantic import ValidationError
 
 from pipeline.config import BusLaneRuleConfig, RulesConfig, TimeWindow
 from pipeline.rules.bus_lane import check_bus_lane, window_active
+from pipeline.types import Track
 from tests.rules.rule_tracks import lane_change, straight, track
 
 LENGTHS = RulesConfig().vehicle_length_m
@@ -76,3 +78,53 @@ def test_naive_time_is_refused():
     """A naive datetime cannot be placed in local time."""
     with pytest.raises(ValueError, match="time zone"):
         window_active(PEAK, dt.datetime(2026, 11, 20, 8, 0))
+
+
+def _labelled(txy, pattern: list[tuple[str, float]], voted: str) -> Track:
+    """A track along the bus lane whose detections cycle through ``pattern`` (class, confidence)."""
+    base = track(*txy, cls=voted)
+    pts = tuple(
+        dataclasses.replace(p, class_name=pattern[k % len(pattern)][0], confidence=pattern[k % len(pattern)][1])
+        for k, p in enumerate(base.points)
+    )
+    return Track(base.track_id, voted, pts)
+
+
+ALONG = straight(-8.75, 120, 45, 5.0)
+EVIDENCE_CASES = [
+    # name, per-detection (class, confidence) cycle, voted class, expected: None (exempt) | "fine" | "review"
+    ("bus on every detection, confident", [("bus", 0.85)], "bus", None),
+    ("bus on 9 of 10 detections, confident", [("bus", 0.8)] * 9 + [("truck", 0.4)], "bus", None),
+    ("voted bus on 3 of 5 detections (a truck at night)", [("bus", 0.6)] * 3 + [("truck", 0.45)] * 2, "bus", "review"),
+    ("bus on every detection, but weakly", [("bus", 0.35)], "bus", "review"),
+    ("voted truck, bus on 2 of 5", [("truck", 0.7)] * 3 + [("bus", 0.5)] * 2, "truck", "review"),
+    ("truck on every detection", [("truck", 0.8)], "truck", "fine"),
+    ("truck, bus on 1 of 10 detections", [("truck", 0.8)] * 9 + [("bus", 0.3)], "truck", "fine"),
+]
+
+
+@pytest.mark.parametrize(("name", "pattern", "voted", "expected"), EVIDENCE_CASES, ids=[c[0] for c in EVIDENCE_CASES])
+def test_exemption_needs_decisive_class_evidence(name, pattern, voted, expected):
+    """Exempt only on decisive bus evidence; mixed evidence goes to review, never straight to a fine."""
+    hit = check_bus_lane(_labelled(ALONG, pattern, voted), BUS_LANE, PEAK, LENGTHS, MORNING)
+    if expected is None:
+        assert hit is None
+        return
+    assert hit is not None
+    m = hit.measurements
+    assert set(m["class_votes"]) == {c for c, _ in pattern}
+    assert sum(v["detections"] for v in m["class_votes"].values()) == len(ALONG[0])
+    assert m["exemption_doubtful"] is (expected == "review")
+    if expected == "review":
+        assert "exemption doubtful" in m["review_reason"]
+        assert m["allowed_share"] < PEAK.exemption_min_share or m["allowed_mean_confidence"] < PEAK.exemption_min_confidence
+    else:
+        assert "review_reason" not in m
+
+
+def test_exemption_thresholds_are_config():
+    """A camera that accepts weaker labels (a documented choice) exempts the night-time bus."""
+    weak = [("bus", 0.6)] * 3 + [("truck", 0.45)] * 2
+    lenient = PEAK.model_copy(update={"exemption_min_share": 0.6})
+    assert check_bus_lane(_labelled(ALONG, weak, "bus"), BUS_LANE, lenient, LENGTHS, MORNING) is None
+    assert check_bus_lane(_labelled(ALONG, weak, "bus"), BUS_LANE, PEAK, LENGTHS, MORNING) is not None
