@@ -3,6 +3,8 @@
 * Class/colour: a car registered as a white motorcycle but seen as a black car suggests a
   false, stolen or swapped plate. A mismatch *flags* the case for a person; it never rejects or
   fines on its own (colour from video is coarse, worse at night).
+* Bus-lane exemption: a bus-lane case whose plate is registered to a class allowed in the lane
+  (a route bus) is flagged, so the reviewer weighs the exemption the camera could not decide.
 * Cloned plates: one plate seen by two cameras at times and places that no car could cover
   (DOMAIN.md: "one plate on several cars" is real fraud in Bishkek).
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from registry_adapters.base import VehicleRecord
 
@@ -96,6 +99,26 @@ def check_vehicle(detected_class: str, detected_colour: str | None, record: Vehi
     if colour_mismatch:
         reasons.append(f"seen {detected_colour}, registered {record.colour}")
     return ConsistencyCheck(class_mismatch, colour_mismatch, tuple(reasons))
+
+
+#: Registered classes allowed in a bus lane when the case does not name them (the camera
+#: config's ``rules.bus_lane.allowed_classes`` default; the rule stores its list as ``allowed_classes``).
+DEFAULT_BUS_LANE_CLASSES: tuple[str, ...] = ("bus",)
+
+
+def bus_lane_exemption(violation_type: str, measurements: Mapping[str, Any] | None, record: VehicleRecord) -> str | None:
+    """Why a bus-lane case may be exempt by the vehicle's registered class; None when not.
+
+    The rule exempts on the detector's label only; a truck labelled bus is not exempt on
+    doubtful evidence, and a route bus labelled truck is reported. The registry's class is
+    the other witness: the reviewer sees it beside the camera's, it never clears a case by itself.
+    """
+    if violation_type != "bus_lane":
+        return None
+    allowed = (measurements or {}).get("allowed_classes") or DEFAULT_BUS_LANE_CLASSES
+    if record.vehicle_class not in allowed:
+        return None
+    return f"registered as {record.vehicle_class}, a class allowed in the bus lane: check whether the exemption applies"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ Outcomes (``registry_adapters.models.MATCH_STATUSES``):
   and ``pending_violation_ids`` finds it for a retry. Nothing is lost.
 
 Consistency flags never reject a case by themselves; they tell the reviewer why to look twice:
-class/colour mismatch with the registry record (possible false plate), a registration status
+class/colour mismatch with the registry record (possible false plate), a bus-lane case whose
+vehicle is registered as a class allowed in the lane (the exemption), a registration status
 other than ``registered``, and a possible clone (the same plate seen by another camera at a time
 and place no car could cover).
 """
@@ -43,7 +44,7 @@ from registry_adapters.base import (
     RegistryUnavailable,
     VehicleRecord,
 )
-from registry_adapters.checks import Sighting, check_vehicle, find_clones
+from registry_adapters.checks import Sighting, bus_lane_exemption, check_vehicle, find_clones
 from registry_adapters.models import RegistryMatchRow
 from safecity.errors import TransientError
 from store.schema import ViolationRow
@@ -297,6 +298,9 @@ def _apply(session: Session, row: RegistryMatchRow, violation: ViolationRow, ans
         row.vehicle = _describe(record, owner=True)
         check = check_vehicle(violation.class_name, None, record)
         flags += [f"class_or_colour_mismatch: {reason}" for reason in check.reasons]
+        exemption = bus_lane_exemption(violation.type, violation.measurements, record)
+        if exemption:
+            flags.append(f"bus_lane_exemption: {exemption}")
         if record.registration_status != "registered":
             flags.append(f"registration_status: {record.registration_status}")
         flags += _clone_flags(session, violation, record.plate, ctx.positions)

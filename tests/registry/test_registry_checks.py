@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from registry_adapters.base import VehicleRecord
-from registry_adapters.checks import Sighting, check_vehicle, distance_km, find_clones
+from registry_adapters.checks import Sighting, bus_lane_exemption, check_vehicle, distance_km, find_clones
 
 T0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)
 BISHKEK = (42.8746, 74.5698)
@@ -40,6 +40,24 @@ def test_class_and_colour(
     assert check.suspicious == (class_mismatch or colour_mismatch)
     assert len(check.reasons) == class_mismatch + colour_mismatch
     assert all("01123ABC" not in reason for reason in check.reasons)
+
+
+@pytest.mark.parametrize(
+    ("violation_type", "measurements", "registered_class", "flagged"),
+    [
+        ("bus_lane", {"allowed_classes": ["bus"]}, "bus", True),
+        ("bus_lane", {"allowed_classes": ["bus"]}, "truck", False),
+        ("bus_lane", {}, "bus", True),  # older case without the list: the rule's default
+        ("bus_lane", {"allowed_classes": ["bus", "truck"]}, "truck", True),  # the camera's own list
+        ("speeding", {}, "bus", False),  # a bus may speed: no exemption to weigh
+    ],
+)
+def test_bus_lane_exemption_flag(violation_type, measurements, registered_class, flagged) -> None:
+    """A bus-lane case on a vehicle registered in an allowed class tells the reviewer so."""
+    reason = bus_lane_exemption(violation_type, measurements, record(registered_class))
+    assert (reason is not None) == flagged
+    if reason:
+        assert registered_class in reason and "01123ABC" not in reason
 
 
 def sighting(camera: str, minutes: float, where: tuple[float, float], plate: str = "01123ABC") -> Sighting:

@@ -20,10 +20,12 @@ from store.schema import CameraRow, RunRow, ViolationRow
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.timezone.utc)
 BISHKEK = (42.8746, 74.5698)
 OSH = (40.5283, 72.7985)  # about 300 km away
+BUS_PLATE = "01777BUS"
 
 
 def add_violation(session, vid: str, plate: str | None, *, camera: str = "cam-1", cls: str = "car",
-                  at: dt.datetime = T0, guess: str | None = None) -> None:
+                  at: dt.datetime = T0, guess: str | None = None, vtype: str = "speeding",
+                  measurements: dict | None = None) -> None:
     """A stored violation with the given machine read (None: unreadable)."""
     if session.get(CameraRow, camera) is None:
         session.add(CameraRow(id=camera, name=camera, calibration_version="v1", speed_limit_kmh=60, config_sha256="0" * 64))
@@ -33,8 +35,8 @@ def add_violation(session, vid: str, plate: str | None, *, camera: str = "cam-1"
                            fps=25.0, start_time_utc=T0, software_version="test", model="test"))
     session.flush()
     session.add(ViolationRow(
-        id=vid, run_id=run_id, camera_id=camera, type="speeding", track_id=1, class_name=cls, first_frame=0,
-        last_frame=10, first_time_utc=at, last_time_utc=at, speed_kmh=80.0, limit_kmh=60.0, measurements={},
+        id=vid, run_id=run_id, camera_id=camera, type=vtype, track_id=1, class_name=cls, first_frame=0,
+        last_frame=10, first_time_utc=at, last_time_utc=at, speed_kmh=80.0, limit_kmh=60.0, measurements=measurements or {},
         plate_text=plate, plate_status="read" if plate else "unreadable", plate_guess=guess,
     ))
 
@@ -44,6 +46,7 @@ def registry_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
     seed_registry(url, n=500, seed=3, include_plates=[SeedVehicle(EXACT_PLATE, vehicle_class="car"),
                                                       SeedVehicle(FUZZY_TRUTH, vehicle_class="car"),
+                                                      SeedVehicle(BUS_PLATE, vehicle_class="bus"),
                                                       *AMBIGUOUS_TRUTHS])
     return url
 
@@ -103,6 +106,23 @@ def test_class_mismatch_and_clone_are_flagged(tmp_path, store, registry_url):
     assert any(f.startswith("class_or_colour_mismatch") for f in second.flags)
     assert any(f.startswith("possible_clone") and "v-osh" in f for f in second.flags)
     assert second.needs_review
+    ctx.adapter.close()
+
+
+def test_bus_lane_case_on_a_registered_bus_is_flagged(tmp_path, store, registry_url):
+    """A bus-lane case whose plate is registered as a bus shows the reviewer the exemption; the
+    same vehicle class on a car's plate does not."""
+    home = init_home(tmp_path / "home")
+    ctx = build_match_context(f"sql:{registry_url}", home)
+    with store.begin() as session:
+        add_violation(session, "v-bus", BUS_PLATE, cls="bus", vtype="bus_lane", measurements={"allowed_classes": ["bus"]})
+        add_violation(session, "v-car", EXACT_PLATE, cls="car", vtype="bus_lane", measurements={"allowed_classes": ["bus"]})
+    with store.begin() as session:
+        bus = match_violation(session, "v-bus", ctx)
+        car = match_violation(session, "v-car", ctx)
+    assert any(f.startswith("bus_lane_exemption: registered as bus") for f in bus.flags)
+    assert bus.needs_review
+    assert not any(f.startswith("bus_lane_exemption") for f in car.flags)
     ctx.adapter.close()
 
 
