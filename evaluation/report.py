@@ -48,4 +48,5 @@ def print_report(report: EvalReport, console: Console) -> None:
     )
     for u in report.unmatched:
         where = f" ({u['scenario']} seed {u['seed']})" if "scenario" in u else ""
-        console.print(f"  {u['kind']}: {u['type']} vehicle {u.get('vehicle_id')} at {u['t_start_s']:.2f} s{where}", highlight=False)
+        review = " (marked for review)" if u.get("review") else ""
+        console.print(f"  {u['kind']}: {u['type']} vehicle {u.get('vehicle_id')} at {u['t_start_s']:.2f} s{where}{review}", highlight=False)

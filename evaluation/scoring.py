@@ -8,7 +8,9 @@ Matching rules (also in docs/evaluation.md):
 2. Violation matching, per type: a reported violation is a true positive when its track
    belongs to a vehicle with a truth violation of that type whose interval overlaps the
    reported one, widened by ``slack_s``; each truth violation is matched at most once,
-   further reports of it count as false positives.
+   further reports of it count as false positives. A report marked for review (a
+   ``review_reason``: not finable, a person decides) is scored like any other; its
+   false-positive entry in ``unmatched`` says ``review: true``.
 3. Speed error: for every track that belongs to a vehicle and has a speed, measured speed
    minus the vehicle's mean true speed over the same window; reported overall and by band of
    true speed (``SPEED_BANDS_KMH``).
@@ -186,7 +188,8 @@ def evaluate(truth: dict, result: dict, tracks: dict, slack_s: float = 1.0, min_
                     hit = k
                     break
             if hit is None:
-                unmatched.append({"kind": "false_positive", "type": vtype, "track_id": r["track_id"], "vehicle_id": vid, "t_start_s": t0})
+                unmatched.append({"kind": "false_positive", "type": vtype, "track_id": r["track_id"], "vehicle_id": vid, "t_start_s": t0,
+                                  "review": bool(r["measurements"].get("review_reason"))})
             else:
                 used.add(hit)
                 tp += 1

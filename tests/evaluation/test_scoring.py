@@ -67,6 +67,17 @@ def test_speeding_matching(violations, precision, recall):
     assert (s.precision, s.recall) == (precision, recall)
 
 
+def test_review_marked_reports_are_scored_like_others():
+    """A false positive marked for review still costs precision; the unmatched entry says it was."""
+    review = _v("speeding", 8, 0.0, 2.0)
+    review["measurements"]["review_reason"] = "exemption doubtful"
+    rep = evaluate(_truth(), {"violations": [_v("speeding", 7, 0.0, 2.0), review]}, _tracks())
+    s = next(t for t in rep.types if t.type == "speeding")
+    assert (s.precision, s.recall) == (0.5, 1.0)
+    fp = [u for u in rep.unmatched if u["kind"] == "false_positive"]
+    assert [(u["track_id"], u["review"]) for u in fp] == [(8, True)]
+
+
 def test_boxes_off_target_lose_the_match():
     """Track boxes shifted by more than half a box no longer belong to the vehicle."""
     rep = evaluate(_truth(), {"violations": [_v("speeding", 7, 0.0, 2.0)]}, _tracks(shift=60))
