@@ -120,12 +120,19 @@ def scene_samples(
     every_n_frames: int,
     max_occluded_fraction: float,
 ) -> list[Sample]:
-    """Frames of generated scenes with their exact truth boxes ([] when scenes are unavailable)."""
+    """Frames of generated scenes with their exact truth boxes.
+
+    Raises:
+        RuntimeError: the scene generator cannot be imported in this environment (the config
+            asks for scenes; training without them would not be the configured run).
+    """
     try:
         from scenes.generate import generate_scene
     except ImportError as exc:
-        logger.warning("scenes.generate not importable (%s); no generated scenes in training", exc)
-        return []
+        raise RuntimeError(
+            f"data.scenes.use is true but the scene generator cannot be imported ({exc}); install the "
+            "project into the training environment (.venv-train/bin/pip install -e .) or set data.scenes.use: false"
+        ) from exc
     out = []
     for scenario in scenarios:
         for seed in seeds:
