@@ -16,9 +16,15 @@ DEFAULT_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco.onnx"
 #: and ``docs/performance.md``.
 INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
 
+#: YOLOv5nu fine-tuned from the COCO YOLOv5n on US-101, COCO, pseudo-labelled clips and generated
+#: scenes (``detectors/train-vehicles-cpu.yaml``, a CPU-budget 2 + 6 epochs): far better on a
+#: high top-down highway view, worse on COCO photos; opt-in, figures in its model card
+#: ``models/vehicles-yolov5nu-ft.md``.
+FINETUNED_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft.onnx"
+
 #: Names of the committed vehicle models that ``--model`` accepts besides a path (the file
 #: name with or without ``.onnx``).
-KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL)}
+KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL)}
 
 
 def resolve_model(value: str | Path | None) -> Path:
