@@ -55,10 +55,6 @@ def resolve_model(value: str | Path | None) -> Path:
 
 def model_identity(path: Path) -> dict[str, str]:
     """The file name and SHA-256 of a model file, recorded with evaluation figures."""
-    import hashlib
+    from safecity.digests import file_sha256
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"file": Path(path).name, "sha256": digest.hexdigest()}
+    return {"file": Path(path).name, "sha256": file_sha256(path)}

@@ -44,6 +44,7 @@ def _assert_boxes_agree(fp32: OnnxYoloDetector, int8: OnnxYoloDetector, frames: 
     confs, matched = [], []
     for index, frame in enumerate(frames):
         ref, got = fp32.detect([frame])[0], int8.detect([frame])[0]
+        # Box counts: the committed model differs by at most 1 a frame here, the test's 4-frame rebuild by 2.
         assert abs(len(got) - len(ref)) <= 2, f"frame {index}: fp32 {len(ref)} boxes, int8 {len(got)}"
         confident = ref.confidence >= CONFIDENT
         if not confident.any():
