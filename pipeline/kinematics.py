@@ -7,6 +7,8 @@ a box clipped by a passing vehicle) that would drag a least-squares fit.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from pipeline.types import SpeedMeasurement
@@ -14,14 +16,29 @@ from pipeline.types import SpeedMeasurement
 MS_TO_KMH = 3.6
 
 
-def theil_sen_slope(t: np.ndarray, x: np.ndarray) -> float:
-    """Median of pairwise slopes dx/dt; units of x per second."""
-    i, j = np.triu_indices(len(t), k=1)
+@lru_cache(maxsize=256)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays (i, j), i < j, of all pairs of ``n`` observations (cached: windows repeat n)."""
+    i, j = np.triu_indices(n, k=1)
+    i.setflags(write=False)
+    j.setflags(write=False)
+    return i, j
+
+
+def _pairwise_slopes(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Slopes (x[j] - x[i]) / (t[j] - t[i]) of all pairs with distinct times; x is (N,) or (N, D)."""
+    i, j = _pairs(len(t))
     dt = t[j] - t[i]
     ok = dt > 1e-9
     if not np.any(ok):
         raise ValueError("need at least two distinct times")
-    return float(np.median((x[j] - x[i])[ok] / dt[ok]))
+    dx = x[j] - x[i]
+    return dx[ok] / (dt[ok] if x.ndim == 1 else dt[ok, None])
+
+
+def theil_sen_slope(t: np.ndarray, x: np.ndarray) -> float:
+    """Median of pairwise slopes dx/dt; units of x per second."""
+    return float(np.median(_pairwise_slopes(t, x)))
 
 
 def fit_velocity(t: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
@@ -31,7 +48,8 @@ def fit_velocity(t: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
         t: (N,) seconds.
         pos: (N, 2) road metres.
     """
-    v = np.array([theil_sen_slope(t, pos[:, 0]), theil_sen_slope(t, pos[:, 1])])
+    # Both axes from one set of pairs: the same medians as theil_sen_slope per axis.
+    v = np.median(_pairwise_slopes(t, pos), axis=0)
     intercept = np.median(pos - np.outer(t, v), axis=0)
     resid = pos - (intercept + np.outer(t, v))
     return v, float(np.sqrt((resid**2).sum(axis=1).mean()))
