@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from detectors.base import check_bgr_image
+from detectors.imageops import shrink
 from detectors.region import Region
 
 
@@ -82,7 +83,7 @@ class MotionGate:
         h, w = image.shape[:2]
         sw = min(w, self.settings.work_width_px)
         sh = max(1, int(round(h * sw / w)))
-        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+        small = shrink(image, (sw, sh))
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         k = self.settings.blur_px
         return cv2.GaussianBlur(grey, (k, k), 0) if k > 1 else grey

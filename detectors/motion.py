@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from detectors.base import Detections, check_frame
+from detectors.imageops import shrink
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +149,7 @@ class MotionDetector:
             subtractor = self._start((width, height))
         scale = min(1.0, self.work_width_px / width)
         small = (
-            cv2.resize(
-                frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-            )
+            shrink(frame, (max(1, round(width * scale)), max(1, round(height * scale))))
             if scale < 1.0
             else frame
         )

@@ -25,6 +25,7 @@ import numpy as np
 
 from detectors.base import Detections, ModelFileError, check_detector_options, check_frame
 from detectors.boxes import Letterbox, nms
+from detectors.imageops import shrink
 from detectors.labels import canonical_name
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ def letterbox(
     height, width = frame.shape[:2]
     box = Letterbox.fit(width, height, size, canvas)
     if (box.resized_w, box.resized_h) != (width, height):
-        interpolation = cv2.INTER_AREA if box.scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(frame, (box.resized_w, box.resized_h), interpolation=interpolation)
+        resized = (
+            shrink(frame, (box.resized_w, box.resized_h))
+            if box.scale < 1
+            else cv2.resize(frame, (box.resized_w, box.resized_h), interpolation=cv2.INTER_LINEAR)
+        )
     else:
         resized = frame
     if (box.canvas_w, box.canvas_h) == (box.resized_w, box.resized_h):
