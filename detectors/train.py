@@ -21,12 +21,14 @@ import logging
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
 
 #: Layers of yolov5nu.yaml whose tensors are copied from the YOLOv5 v6 checkpoint (all but Detect).
 COPIED_LAYERS = range(0, 24)
@@ -96,20 +98,29 @@ class TrainConfig(_Strict):
     data: DataConfig
 
 
-def load_config(path: Path) -> TrainConfig:
-    """Read and validate a training config; paths are relative to the config file.
+def read_yaml_config(path: Path, model: type[_M]) -> _M:
+    """Read ``path`` and validate it as ``model`` (paths inside are left as written).
 
     Raises:
         ValueError: unreadable or invalid, naming the file and each bad field.
     """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        config = TrainConfig.model_validate(raw)
+        return model.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: cannot read the training config: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"{path}: invalid training config: {problems}") from exc
+
+
+def load_config(path: Path) -> TrainConfig:
+    """Read and validate a training config; paths are relative to the config file.
+
+    Raises:
+        ValueError: unreadable or invalid, naming the file and each bad field.
+    """
+    config = read_yaml_config(path, TrainConfig)
     base = path.resolve().parent
     data = config.data.model_copy(
         update={"shared_data": (base / config.data.shared_data).resolve()}
@@ -232,8 +243,13 @@ def initial_model(config: TrainConfig) -> Path:
     return path
 
 
-def train_stages(config: TrainConfig, data_yaml: Path, init: Path) -> Path:
-    """Train each stage from the previous stage's last weights; the final best.pt."""
+def train_stages(config: TrainConfig, data_yaml: Path, init: Path, **train_args: Any) -> Path:
+    """Train each stage from the previous stage's last weights; the final best.pt.
+
+    ``config`` needs ``stages``, ``imgsz``, ``batch``, ``device``, ``workers``, ``seed`` and
+    ``out_dir`` (the plate config has them too); ``train_args`` go to ultralytics' ``train`` as
+    they are (e.g. augmentation settings).
+    """
     from ultralytics import YOLO
 
     weights = init
@@ -264,6 +280,7 @@ def train_stages(config: TrainConfig, data_yaml: Path, init: Path) -> Path:
             amp=False,
             pretrained=True,
             verbose=False,
+            **train_args,
         )
         run = config.out_dir / f"stage-{k}" / "weights"
         weights = run / "last.pt"
