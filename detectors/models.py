@@ -28,10 +28,21 @@ FINETUNED_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft.onnx"
 KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL)}
 
 
-def resolve_model(value: str | Path | None) -> Path:
-    """The model file a ``--model`` value names: None for the default vehicle model, an existing
-    path as it is, else a committed model's name (``vehicles-yolov5n-coco-int8`` or
+def resolve_model(
+    value: str | Path | None,
+    known: dict[str, Path] | None = None,
+    default: Path = DEFAULT_VEHICLE_MODEL,
+    what: str = "detector model",
+) -> Path:
+    """The model file a ``--model`` value names: None for the default, an existing path as it
+    is, else a committed model's name (``vehicles-yolov5n-coco-int8`` or
     ``vehicles-yolov5n-coco-int8.onnx``).
+
+    Args:
+        known: committed names -> files (default :data:`KNOWN_MODELS`, the vehicle models; the
+            plate reader passes its own).
+        default: the file for None.
+        what: what the model is, for the error message.
 
     Raises:
         ModelFileError: neither a file nor a known name; the message names the value and lists
@@ -39,17 +50,17 @@ def resolve_model(value: str | Path | None) -> Path:
     """
     from detectors.base import ModelFileError
 
+    known = KNOWN_MODELS if known is None else known
     if value is None:
-        return DEFAULT_VEHICLE_MODEL
+        return default
     path = Path(value)
     if path.is_file():
         return path
     name = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
-    if str(path) == path.name and name in KNOWN_MODELS:  # a bare name, not a missing path
-        return KNOWN_MODELS[name]
+    if str(path) == path.name and name in known:  # a bare name, not a missing path
+        return known[name]
     raise ModelFileError(
-        f"detector model not found: {value} (not a file, nor a committed model: "
-        f"{', '.join(sorted(KNOWN_MODELS))})"
+        f"{what} not found: {value} (not a file, nor a committed model: {', '.join(sorted(known))})"
     )
 
 

@@ -46,6 +46,10 @@ def plates_cmd(
         float, typer.Option("--min-confidence", min=0.01, max=1.0, help="threshold for status 'read'")
     ] = 0.7,
     json_out: Annotated[bool, typer.Option("--json", help="print machine-readable JSON only")] = False,
+    plate_model: Annotated[
+        Optional[str],
+        typer.Option("--plate-model", help="plate-detector model: a file, or a committed name (plates-yolov8n, plates-yolov8n-ft; default the first)"),
+    ] = None,
 ) -> None:
     """Find and read the licence plates in images: box, text, country, confidence."""
     import cv2
@@ -57,7 +61,7 @@ def plates_cmd(
         settings = PlateReaderSettings(
             min_confidence=min_confidence, **({"countries": tuple(country)} if country else {})
         )
-        reader = PlateReader.create(settings, photos=True)
+        reader = PlateReader.create(settings, photos=True, model=plate_model)
     except (ValueError, FileNotFoundError, SafeCityError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INPUT) from exc
@@ -112,6 +116,10 @@ def eval_plates_cmd(
         typer.Option("--min-exact", min=0.0, max=1.0, help="exit 1 when a scored set is under this exact-read rate"),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print machine-readable JSON only")] = False,
+    plate_model: Annotated[
+        Optional[str],
+        typer.Option("--plate-model", help="plate-detector model: a file, or a committed name (plates-yolov8n, plates-yolov8n-ft; default the first)"),
+    ] = None,
 ) -> None:
     """Score exact plate reads per set (../shared/data, or $SAFECITY_SHARED_DATA; photo sets are
     skipped when it is absent, the generated KG set always runs)."""
@@ -122,7 +130,7 @@ def eval_plates_cmd(
     sets = list(set_) if set_ else list(SETS)
     try:
         if json_out:
-            scores = evaluate(sets, shared_data_dir(), n_generated=n_generated)
+            scores = evaluate(sets, shared_data_dir(), n_generated=n_generated, model=plate_model)
         else:
             with Progress(console=err, transient=True) as bar:
                 task = bar.add_task("plates", total=None)
@@ -130,6 +138,7 @@ def eval_plates_cmd(
                     sets,
                     shared_data_dir(),
                     n_generated=n_generated,
+                    model=plate_model,
                     progress=lambda name, i, _total: bar.update(task, description=name, completed=i),
                 )
     except (ValueError, SafeCityError) as exc:

@@ -231,8 +231,11 @@ def evaluate(
     settings: PlateReaderSettings | None = None,
     n_generated: int = 100,
     progress: Callable[[str, int, int], None] | None = None,
+    model: str | Path | None = None,
 ) -> list[SetScore]:
     """Score the named sets; photo sets are skipped (not failed) when ``data_dir`` is None.
+
+    ``model`` is the plate-detector model (a file or a committed name; None for the default).
 
     Raises:
         ValueError: an unknown set name (with a did-you-mean).
@@ -253,7 +256,7 @@ def evaluate(
                 progress(name, i, total)
 
         if name == "generated":
-            reader = PlateReader.create(base)
+            reader = PlateReader.create(base, model=model)
             scores.extend(score_generated(reader, n_tracks=n_generated, progress=tick))
             continue
         if data_dir is None:
@@ -263,14 +266,14 @@ def evaluate(
         if name == "openalpr_us":
             items = list(openalpr_items(data_dir))
             us = base.model_copy(update={"countries": ("US",)})
-            reader = PlateReader.create(us, photos=True)
+            reader = PlateReader.create(us, photos=True, model=model)
             note = (
                 "US grammar (5-8 characters, O read as 0); end to end on the whole photo at "
                 f"{us.photo_detector_input_px} px"
             )
         else:
             items = list(nomeroff_items(data_dir))
-            reader = PlateReader.create(base, photos=True)
+            reader = PlateReader.create(base, photos=True, model=model)
             note = "KG/KZ/RU grammars; other countries come back as 'unknown' and are compared as read"
         score = score_photos(name, items, reader, progress=tick)
         score.note = note

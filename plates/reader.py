@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -148,8 +149,9 @@ class PlateReader:
         with_haar: bool = True,
         intra_op_threads: int | None = None,
         photos: bool = False,
+        model: str | Path | None = None,
     ) -> PlateReader:
-        """The reader on the committed plate model and rapidocr's packaged models.
+        """The reader on a committed plate model and rapidocr's packaged models.
 
         Args:
             settings: thresholds (defaults when None).
@@ -160,21 +162,23 @@ class PlateReader:
             photos: a reader of whole photos (``safecity plates``, ``eval-plates``): the detector
                 runs at ``settings.photo_detector_input_px`` with ``photo_detector_min_score``
                 instead of the vehicle-crop ``detector_input_px`` and ``detector_min_score``.
+            model: the plate-detector model: a file or a committed name
+                (:func:`plates.detector.resolve_plate_model`); None for the default.
 
         Raises:
-            ModelFileError: a model file is missing or unusable.
+            ModelFileError: a model file is missing or unusable, or ``model`` names none.
         """
         from plates.detector import (
-            DEFAULT_PLATE_MODEL,
             FallbackPlateDetector,
             HaarPlateDetector,
             OnnxPlateDetector,
+            resolve_plate_model,
         )
         from plates.ocr import RapidPlateOcr
 
         settings = settings or PlateReaderSettings()
         onnx = OnnxPlateDetector(
-            DEFAULT_PLATE_MODEL,
+            resolve_plate_model(model),
             input_size=detector_input_px
             or (settings.photo_detector_input_px if photos else settings.detector_input_px),
             conf_threshold=settings.photo_detector_min_score if photos else settings.detector_min_score,

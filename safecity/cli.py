@@ -79,6 +79,7 @@ def process_cmd(
     motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default off)")] = None,
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default off)")] = None,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
+    plate_model: Annotated[Optional[str], typer.Option("--plate-model", help="plate-detector model: a file, or a committed name (plates-yolov8n, plates-yolov8n-ft; default the first)")] = None,
     registry: Annotated[Optional[str], typer.Option("--registry", help="match plates in the vehicle registry: sql:URL or http://host:port (default: no match; `safecity registry-match --unmatched` later)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
@@ -97,7 +98,7 @@ def process_cmd(
         if plates:
             from plates.reader import PlateReader
 
-            reader = PlateReader.create()
+            reader = PlateReader.create(model=plate_model)
         home = init_home()  # idempotent: creates keys on first use, never overwrites
         progress_cb, progress_done = _progress(json_out)
         # SAFECITY_EVIDENCE_URL=s3://... puts the evidence there; else the folder under --out.

@@ -84,3 +84,23 @@ def test_openalpr_subset_scores() -> None:
     assert score.total == 20
     assert score.exact >= 12
     assert score.exact_given_box >= 12
+
+
+def test_plate_model_option_reads_with_the_fine_tuned_model(tmp_path) -> None:
+    """`--plate-model plates-yolov8n-ft` reads generated KG plates with the fine-tuned detector."""
+    rng = np.random.default_rng(5)
+    sample = sample_plate(rng, "02 345 ABC", "car", CameraLook(width_px=160.0), vehicle=True)
+    cv2.imwrite(str(tmp_path / "car.png"), sample.image)
+    result = runner.invoke(app, ["plates", str(tmp_path), "--json", "--plate-model", "plates-yolov8n-ft"])
+    assert result.exit_code == 0, result.output
+    plate = json.loads(result.stdout)[0]["plates"][0]
+    assert plate["text"] == "02345ABC" and plate["status"] == "read"
+
+
+@pytest.mark.parametrize("command", [["plates", "."], ["eval-plates", "--set", "generated", "--n-generated", "1"]])
+def test_plate_model_option_rejects_an_unknown_model(command) -> None:
+    """An unknown --plate-model is a clear input error (exit 2) listing the committed names."""
+    result = runner.invoke(app, [*command, "--plate-model", "plates-nope"])
+    assert result.exit_code == 2
+    assert "plate model not found: plates-nope" in result.output
+    assert "plates-yolov8n-ft" in result.output

@@ -159,3 +159,28 @@ def test_small_text_is_never_an_automatic_read(reader) -> None:
     assert result.status in ("unreadable", "no_plate")
     if result.status == "unreadable" and result.text is not None and result.confidence >= 0.7:
         assert "px needed for an automatic read" in result.reason
+
+
+def test_resolve_plate_model_names_files_and_errors(tmp_path) -> None:
+    """None is the default; committed names with or without .onnx; a file as it is; else an error."""
+    from detectors.base import ModelFileError
+    from plates.detector import DEFAULT_PLATE_MODEL, FINETUNED_PLATE_MODEL, resolve_plate_model
+
+    assert resolve_plate_model(None) == DEFAULT_PLATE_MODEL
+    assert resolve_plate_model("plates-yolov8n-ft") == FINETUNED_PLATE_MODEL
+    assert resolve_plate_model("plates-yolov8n.onnx") == DEFAULT_PLATE_MODEL
+    own = tmp_path / "mine.onnx"
+    own.write_bytes(b"x")
+    assert resolve_plate_model(own) == own
+    with pytest.raises(ModelFileError, match="plate model not found: vehicles-yolov5n-coco"):
+        resolve_plate_model("vehicles-yolov5n-coco")  # a vehicle model is not a plate model
+    with pytest.raises(ModelFileError, match="not found: missing/plates-yolov8n-ft"):
+        resolve_plate_model("missing/plates-yolov8n-ft")  # a path that is not there is not a name
+
+
+def test_reader_create_uses_the_named_plate_model() -> None:
+    """PlateReader.create(model=...) puts that ONNX file behind the detector."""
+    from plates.detector import FINETUNED_PLATE_MODEL
+
+    reader = PlateReader.create(model="plates-yolov8n-ft", with_haar=False)
+    assert reader.detector.model_path == FINETUNED_PLATE_MODEL
