@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+_R = TypeVar("_R", bound="RunConfig")
 
 #: Layers of yolov5nu.yaml whose tensors are copied from the YOLOv5 v6 checkpoint (all but Detect).
 COPIED_LAYERS = range(0, 24)
@@ -59,8 +60,13 @@ class SceneData(_Strict):
     max_occluded_fraction: float = Field(default=0.6, ge=0, le=1)
 
 
-class DataConfig(_Strict):
+class SharedData(_Strict):
+    """The ``data`` section of every training config: at least where ../shared/data is."""
+
     shared_data: Path = Field(description="the shared/data folder, relative to the config file")
+
+
+class DataConfig(SharedData):
     ngsim_train: list[str] = ["Sequence1"]
     ngsim_holdout: list[str] = Field(
         default=["Sequence4"], description="camera views never trained on"
@@ -82,11 +88,12 @@ class Stage(_Strict):
     lr0: float = Field(default=0.002, gt=0, lt=1)
 
 
-class TrainConfig(_Strict):
+class RunConfig(_Strict):
+    """What every training run has (vehicles here, plates in :mod:`detectors.train_plates`):
+    where it writes, what it starts from, how :func:`train_stages` trains, and its data."""
+
     out_dir: Path
-    checkpoint: Path = Field(description="YOLOv5 v6.x COCO checkpoint (yolov5n_coco.pt)")
-    model_yaml: str = "yolov5nu.yaml"
-    classes: list[str] = ["car", "motorcycle", "bus", "truck"]
+    checkpoint: Path
     seed: int = 0
     imgsz: int = Field(default=640, ge=32, multiple_of=32)
     batch: int = Field(default=8, ge=1)
@@ -94,6 +101,13 @@ class TrainConfig(_Strict):
     threads: int = Field(default=1, ge=1, description="torch CPU threads")
     workers: int = Field(default=0, ge=0)
     stages: list[Stage] = Field(min_length=1)
+    data: SharedData
+
+
+class TrainConfig(RunConfig):
+    checkpoint: Path = Field(description="YOLOv5 v6.x COCO checkpoint (yolov5n_coco.pt)")
+    model_yaml: str = "yolov5nu.yaml"
+    classes: list[str] = ["car", "motorcycle", "bus", "truck"]
     export_onnx: bool = True
     data: DataConfig
 
@@ -114,13 +128,14 @@ def read_yaml_config(path: Path, model: type[_M]) -> _M:
         raise ValueError(f"{path}: invalid training config: {problems}") from exc
 
 
-def load_config(path: Path) -> TrainConfig:
-    """Read and validate a training config; paths are relative to the config file.
+def load_run_config(path: Path, model: type[_R]) -> _R:
+    """Read and validate a training config as ``model``; its paths (``out_dir``, ``checkpoint``,
+    ``data.shared_data``) are taken relative to the config file.
 
     Raises:
         ValueError: unreadable or invalid, naming the file and each bad field.
     """
-    config = read_yaml_config(path, TrainConfig)
+    config = read_yaml_config(path, model)
     base = path.resolve().parent
     data = config.data.model_copy(
         update={"shared_data": (base / config.data.shared_data).resolve()}
@@ -134,6 +149,31 @@ def load_config(path: Path) -> TrainConfig:
     )
 
 
+def load_config(path: Path) -> TrainConfig:
+    """Read and validate a vehicle training config (:func:`load_run_config`).
+
+    Raises:
+        ValueError: unreadable or invalid, naming the file and each bad field.
+    """
+    return load_run_config(path, TrainConfig)
+
+
+def start_run(config: RunConfig) -> None:
+    """Ready this process for a reproducible run: ultralytics offline, torch's CPU threads, the
+    seeds of ``random``, numpy and torch, and the output folder."""
+    from detectors.ultralytics_yolo import prepare_offline_env
+
+    prepare_offline_env()
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+
+
 def build_dataset(config: TrainConfig) -> Path:
     """Write ``<out_dir>/dataset`` (train = all sources, val = held-out views); returns data.yaml."""
     from detectors.models import DEFAULT_VEHICLE_MODEL
@@ -143,7 +183,7 @@ def build_dataset(config: TrainConfig) -> Path:
         ngsim_samples,
         scene_samples,
         video_samples,
-        write_yolo_split,
+        write_yolo_dataset,
     )
 
     data = config.data
@@ -180,19 +220,7 @@ def build_dataset(config: TrainConfig) -> Path:
         train = [train[int(i * step)] for i in range(data.max_train_images)]
     val = ngsim_samples(vehicles / "ngsim_us101", data.ngsim_holdout)
     root = config.out_dir / "dataset"
-    n_train = write_yolo_split(train, root, "train", config.classes)
-    n_val = write_yolo_split(val, root, "val", config.classes)
-    data_yaml = root / "data.yaml"
-    data_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "path": str(root),
-                "train": "images/train",
-                "val": "images/val",
-                "names": dict(enumerate(config.classes)),
-            }
-        )
-    )
+    data_yaml, n_train, n_val = write_yolo_dataset(root, train, val, config.classes)
     logger.info(
         "dataset train=%d val=%d (held-out views %s) root=%s",
         n_train,
@@ -243,12 +271,10 @@ def initial_model(config: TrainConfig) -> Path:
     return path
 
 
-def train_stages(config: TrainConfig, data_yaml: Path, init: Path, **train_args: Any) -> Path:
+def train_stages(config: RunConfig, data_yaml: Path, init: Path, **train_args: Any) -> Path:
     """Train each stage from the previous stage's last weights; the final best.pt.
 
-    ``config`` needs ``stages``, ``imgsz``, ``batch``, ``device``, ``workers``, ``seed`` and
-    ``out_dir`` (the plate config has them too); ``train_args`` go to ultralytics' ``train`` as
-    they are (e.g. augmentation settings).
+    ``train_args`` go to ultralytics' ``train`` as they are (e.g. augmentation settings).
     """
     from ultralytics import YOLO
 
@@ -337,17 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         logger.error("%s", exc)
         return 2
-    from detectors.ultralytics_yolo import prepare_offline_env
-
-    prepare_offline_env()
-    import numpy as np
-    import torch
-
-    torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
+    start_run(config)
     data_yaml = build_dataset(config)
     init = initial_model(config)
     best = train_stages(config, data_yaml, init)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 from detectors.labels import COCO_IDS, LabelledImage, canonical_name, read_coco_json, read_yolo_txt
 
@@ -200,3 +201,22 @@ def write_yolo_split(
             )
         (labels / f"{sample.name}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
     return len(samples)
+
+
+def write_yolo_dataset(
+    root: Path, train: Sequence[Sample], val: Sequence[Sample], classes: Sequence[str]
+) -> tuple[Path, int, int]:
+    """Both splits (:func:`write_yolo_split`) and the ``data.yaml`` ultralytics trains from.
+
+    Returns:
+        (data.yaml path, train images, val images).
+    """
+    n_train = write_yolo_split(train, root, "train", classes)
+    n_val = write_yolo_split(val, root, "val", classes)
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(
+        yaml.safe_dump(
+            {"path": str(root), "train": "images/train", "val": "images/val", "names": dict(enumerate(classes))}
+        )
+    )
+    return data_yaml, n_train, n_val

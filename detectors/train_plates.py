@@ -26,17 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, model_validator
 
-from detectors.train import Stage, _Strict, read_yaml_config
+from detectors.train import RunConfig, SharedData, _Strict, load_run_config, start_run, train_stages
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +94,7 @@ class KgData(_Strict):
         return self
 
 
-class PlateDataConfig(_Strict):
-    shared_data: Path = Field(description="the shared/data folder, relative to the config file")
+class PlateDataConfig(SharedData):
     openalpr: OpenalprData = OpenalprData()
     kg: KgData = KgData()
 
@@ -127,16 +124,8 @@ class TrainArgs(_Strict):
     warmup_epochs: float = Field(default=1.0, ge=0, description="ultralytics' default 3 is most of a short run")
 
 
-class TrainPlatesConfig(_Strict):
-    out_dir: Path
+class TrainPlatesConfig(RunConfig):
     checkpoint: Path = Field(description="the ultralytics plate checkpoint (plate_detector_yolov8n.pt)")
-    seed: int = 0
-    imgsz: int = Field(default=640, ge=32, multiple_of=32)
-    batch: int = Field(default=8, ge=1)
-    device: str = "cpu"
-    threads: int = Field(default=1, ge=1, description="torch CPU threads")
-    workers: int = Field(default=0, ge=0)
-    stages: list[Stage] = Field(min_length=1)
     train_args: TrainArgs = TrainArgs()
     validate_each_epoch: bool = Field(
         default=False, description="score the val split after every epoch (ultralytics does the last one anyway)"
@@ -146,21 +135,12 @@ class TrainPlatesConfig(_Strict):
 
 
 def load_config(path: Path) -> TrainPlatesConfig:
-    """Read and validate a plate training config; paths are relative to the config file.
+    """Read and validate a plate training config (:func:`detectors.train.load_run_config`).
 
     Raises:
         ValueError: unreadable or invalid, naming the file and each bad field.
     """
-    config = read_yaml_config(path, TrainPlatesConfig)
-    base = path.resolve().parent
-    data = config.data.model_copy(update={"shared_data": (base / config.data.shared_data).resolve()})
-    return config.model_copy(
-        update={
-            "out_dir": (base / config.out_dir).resolve(),
-            "checkpoint": (base / config.checkpoint).resolve(),
-            "data": data,
-        }
-    )
+    return load_run_config(path, TrainPlatesConfig)
 
 
 def build_dataset(config: TrainPlatesConfig, teacher: object | None = None) -> tuple[Path, dict[str, Any]]:
@@ -170,7 +150,7 @@ def build_dataset(config: TrainPlatesConfig, teacher: object | None = None) -> t
     Raises:
         FileNotFoundError: the openalpr folder is missing or empty.
     """
-    from detectors.train_data import write_yolo_split
+    from detectors.train_data import write_yolo_dataset
     from plates.train_data import PLATE_CLASS, kg_samples, photo_samples, read_openalpr, split_openalpr
 
     data = config.data
@@ -184,12 +164,7 @@ def build_dataset(config: TrainPlatesConfig, teacher: object | None = None) -> t
     root = config.out_dir / "dataset"
     if root.exists():
         shutil.rmtree(root)  # a smaller rebuild must not keep a previous run's images
-    write_yolo_split(train, root, "train", [PLATE_CLASS])
-    write_yolo_split(val, root, "val", [PLATE_CLASS])
-    data_yaml = root / "data.yaml"
-    data_yaml.write_text(
-        yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val", "names": {0: PLATE_CLASS}})
-    )
+    data_yaml, _, _ = write_yolo_dataset(root, train, val, [PLATE_CLASS])
     summary = {
         "train_images": len(train),
         "train_openalpr_photos": len(train_photos),
@@ -252,21 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     if not config.checkpoint.is_file():
         logger.error("checkpoint not found: %s", config.checkpoint)
         return 2
-    from detectors.ultralytics_yolo import prepare_offline_env
-
-    prepare_offline_env()
-    import numpy as np
-    import torch
-
-    from detectors.train import train_stages
+    start_run(config)  # before the imports below: ultralytics must load offline
     from plates.detector import DEFAULT_PLATE_MODEL, OnnxPlateDetector
     from plates.export_plate_detector import export
 
-    torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
     o = config.data.openalpr
     teacher = (
         OnnxPlateDetector(DEFAULT_PLATE_MODEL, input_size=640, conf_threshold=o.teacher_min_score)

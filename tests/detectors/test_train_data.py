@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from detectors.train_data import scene_samples, write_yolo_split
+from detectors.train_data import Sample, scene_samples, write_yolo_dataset, write_yolo_split
 
 
 def test_scene_samples_carry_truth_boxes_and_write_as_yolo(tmp_path) -> None:
@@ -28,3 +28,20 @@ def test_scene_samples_refuse_to_train_without_the_generator(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "scenes.generate", None)  # makes the import raise ImportError
     with pytest.raises(RuntimeError, match=r"data\.scenes\.use .*pip install -e \."):
         scene_samples(tmp_path, ["default"], [0], 2.0, 10, 0.5)
+
+
+def test_write_yolo_dataset_writes_both_splits_and_data_yaml(tmp_path) -> None:
+    """Both splits land under root, and data.yaml names the splits and the class ids."""
+    import numpy as np
+    import yaml
+
+    image = np.full((40, 80, 3), 90, np.uint8)
+    train = [Sample(f"t{i}", [(10.0, 10.0, 30.0, 20.0, "bus")], image=image) for i in range(3)]
+    val = [Sample("v0", [(0.0, 0.0, 8.0, 8.0, "car")], image=image)]
+    data_yaml, n_train, n_val = write_yolo_dataset(tmp_path / "ds", train, val, ["car", "bus"])
+    assert (n_train, n_val) == (3, 1)
+    assert yaml.safe_load(data_yaml.read_text()) == {
+        "path": str(tmp_path / "ds"), "train": "images/train", "val": "images/val", "names": {0: "car", 1: "bus"},
+    }
+    assert (tmp_path / "ds" / "labels" / "train" / "t0.txt").read_text().startswith("1 ")
+    assert (tmp_path / "ds" / "labels" / "val" / "v0.txt").read_text().startswith("0 ")
