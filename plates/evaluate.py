@@ -194,7 +194,7 @@ def score_generated(
         (per-track score of :meth:`PlateReader.read_track`, single-frame score of each track's
         middle frame read alone), so the gain of voting shows.
     """
-    from plates.synth import random_kg_plate, sample_track
+    from plates.synth import plate_widths_px, random_kg_plate, sample_track
 
     rng = np.random.default_rng(seed)
     note = (
@@ -207,8 +207,7 @@ def score_generated(
     for n in range(n_tracks):
         vclass = "motorcycle" if n % 5 == 4 else "car"
         text = random_kg_plate(rng, vclass)
-        # A motorcycle plate is 190 mm wide: same px per mm as the car plates.
-        widths = width_px if vclass == "car" else (width_px[0] * 190 / 520 * 1.4, width_px[1] * 190 / 520 * 1.4)
+        widths = plate_widths_px(width_px, vclass)
         frames = sample_track(rng, text, vclass, frames_per_track, widths)
         crops = [VehicleCrop(f.image, k, k / 25.0) for k, f in enumerate(frames)]
         started = time.perf_counter()

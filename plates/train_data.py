@@ -182,17 +182,17 @@ def kg_samples(
     prefix: str = "kg",
 ) -> list[Sample]:
     """``n`` generated KG vehicle fronts (every ``motorcycle_every``-th a two-line motorcycle
-    plate, proportionally smaller: 190 of 520 mm x 1.4, as in :func:`plates.evaluate.score_generated`).
+    plate, drawn at :func:`plates.synth.plate_widths_px`).
 
     Sample ``i`` draws from ``default_rng([seed, i])``: two seeds give disjoint streams.
     """
-    from plates.synth import random_kg_plate, sample_look, sample_plate
+    from plates.synth import plate_widths_px, random_kg_plate, sample_look, sample_plate
 
     out = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         vclass = "motorcycle" if motorcycle_every and i % motorcycle_every == motorcycle_every - 1 else "car"
-        widths = width_px if vclass == "car" else (width_px[0] * 190 / 520 * 1.4, width_px[1] * 190 / 520 * 1.4)
+        widths = plate_widths_px(width_px, vclass)
         text = random_kg_plate(rng, vclass)
         sample = sample_plate(rng, text, vclass, sample_look(rng, widths), vehicle=True)
         quad = sample.plate_quad
