@@ -20,7 +20,7 @@ import numpy as np
 
 from detectors.base import ModelFileError, check_bgr_image
 from detectors.boxes import Letterbox, nms, stride_canvas
-from detectors.imageops import shrink
+from detectors.onnx_yolo import letterbox
 from detectors.models import MODELS_DIR
 from plates.types import PlateBox
 
@@ -33,7 +33,6 @@ DEFAULT_PLATE_MODEL = MODELS_DIR / "plates-yolov8n.onnx"
 FINETUNED_PLATE_MODEL = MODELS_DIR / "plates-yolov8n-ft.onnx"
 #: Names ``--plate-model`` accepts besides a path (the file name with or without ``.onnx``).
 KNOWN_PLATE_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_PLATE_MODEL, FINETUNED_PLATE_MODEL)}
-PAD_VALUE = 114
 HAAR_CASCADE = "haarcascade_russian_plate_number.xml"
 
 
@@ -108,14 +107,7 @@ class OnnxPlateDetector:
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         h, w = image.shape[:2]
         probe = Letterbox.fit(w, h, self.input_size)
-        box = Letterbox.fit(w, h, self.input_size, stride_canvas(probe.resized_w, probe.resized_h, 32))
-        resized = (
-            shrink(image, (box.resized_w, box.resized_h))
-            if box.scale < 1
-            else cv2.resize(image, (box.resized_w, box.resized_h), interpolation=cv2.INTER_LINEAR)
-        )
-        canvas = np.full((box.canvas_h, box.canvas_w, 3), PAD_VALUE, np.uint8)
-        canvas[box.pad_top : box.pad_top + box.resized_h, box.pad_left : box.pad_left + box.resized_w] = resized
+        canvas, box = letterbox(image, self.input_size, stride_canvas(probe.resized_w, probe.resized_h, 32))
         rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
         return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)), box
 
