@@ -8,7 +8,8 @@ Sources (see ``detectors/train-vehicles.yaml``):
   (the committed ONNX, at a high confidence, class-agnostic NMS), so training keeps seeing the
   views and classes the COCO model already handles (what stops the forgetting seen when one
   view is fine-tuned alone);
-- generated scenes' exact truth boxes (when ``scenes.generate`` is importable).
+- generated scenes' exact truth boxes, vehicles and pedestrians (``person``), when
+  ``scenes.generate`` is importable.
 
 Held-out sets (a camera view never seen in training) are written as the validation split.
 Everything is deterministic for a given config.
@@ -147,6 +148,9 @@ def scene_samples(
                 for f in vehicle["frames"]:
                     if f["occluded_fraction"] <= max_occluded_fraction:
                         by_frame.setdefault(f["frame"], []).append((*f["box_px"], name))
+            for walker in truth.get("pedestrians", []):
+                for f in walker["frames"]:  # boxed only while wholly in the image
+                    by_frame.setdefault(f["frame"], []).append((*f["box_px"], "person"))
             capture = cv2.VideoCapture(str(files.video))
             index = 0
             try:
@@ -208,9 +212,15 @@ def write_yolo_dataset(
 ) -> tuple[Path, int, int]:
     """Both splits (:func:`write_yolo_split`) and the ``data.yaml`` ultralytics trains from.
 
+    ``root/images`` and ``root/labels`` are emptied first: a rebuild with fewer images must not
+    train on a previous build's leftovers (nor on ultralytics' ``labels/*.cache`` of them).
+
     Returns:
         (data.yaml path, train images, val images).
     """
+    for folder in (root / "images", root / "labels"):
+        if folder.exists():
+            shutil.rmtree(folder)
     n_train = write_yolo_split(train, root, "train", classes)
     n_val = write_yolo_split(val, root, "val", classes)
     data_yaml = root / "data.yaml"

@@ -161,10 +161,7 @@ def build_dataset(config: TrainPlatesConfig, teacher: object | None = None) -> t
     n_alpr = len(train)
     train += kg_samples(data.kg.train_samples, data.kg.train_seed, data.kg.train_width_px, data.kg.motorcycle_every)
     val = photo_samples(held, 0, o.crop_width_plates, o.holdout_crop_seed)
-    root = config.out_dir / "dataset"
-    if root.exists():
-        shutil.rmtree(root)  # a smaller rebuild must not keep a previous run's images
-    data_yaml, _, _ = write_yolo_dataset(root, train, val, [PLATE_CLASS])
+    data_yaml, _, _ = write_yolo_dataset(config.out_dir / "dataset", train, val, [PLATE_CLASS])
     summary = {
         "train_images": len(train),
         "train_openalpr_photos": len(train_photos),

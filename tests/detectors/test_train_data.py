@@ -45,3 +45,34 @@ def test_write_yolo_dataset_writes_both_splits_and_data_yaml(tmp_path) -> None:
     }
     assert (tmp_path / "ds" / "labels" / "train" / "t0.txt").read_text().startswith("1 ")
     assert (tmp_path / "ds" / "labels" / "val" / "v0.txt").read_text().startswith("0 ")
+
+
+def test_scene_samples_label_pedestrians_as_person(tmp_path) -> None:
+    """The pedestrian scenario's walkers become ``person`` boxes, at their truth positions."""
+    import json
+
+    samples = scene_samples(tmp_path / "scenes", ["pedestrian"], [0], 2.0, 10, 0.5)
+    truth = json.loads((tmp_path / "scenes" / "pedestrian-0" / "truth.json").read_text())
+    expected = {
+        (f["frame"], tuple(f["box_px"])) for w in truth["pedestrians"] for f in w["frames"] if f["frame"] % 10 == 0
+    }
+    assert expected, "the scenario should show a pedestrian wholly in view in its first 2 s"
+    got = {
+        (int(s.name.rsplit("-", 1)[1]), tuple(b[:4]))
+        for s in samples for b in s.boxes if b[4] == "person"
+    }
+    assert got == expected
+
+
+def test_write_yolo_dataset_drops_a_previous_builds_images(tmp_path) -> None:
+    """A rebuild with fewer images leaves only its own images, labels (and no stale cache)."""
+    import numpy as np
+
+    image = np.full((40, 80, 3), 90, np.uint8)
+    root = tmp_path / "ds"
+    many = [Sample(f"old{i}", [(10.0, 10.0, 30.0, 20.0, "car")], image=image) for i in range(4)]
+    write_yolo_dataset(root, many, many[:1], ["car"])
+    (root / "labels" / "train.cache").write_bytes(b"stale")
+    write_yolo_dataset(root, [Sample("new0", [], image=image)], [Sample("v", [], image=image)], ["car"])
+    assert sorted(p.name for p in (root / "images" / "train").iterdir()) == ["new0.jpg"]
+    assert sorted(p.name for p in (root / "labels").rglob("*") if p.is_file()) == ["new0.txt", "v.txt"]
