@@ -45,7 +45,7 @@ def _fetch_stored_package(url: str, violation_id: str, into: Path) -> Path:
         EvidenceIntegrityError, EvidenceStoreUnavailable: from the store (a changed object, no
             answer); both are SafeCityErrors.
     """
-    from pipeline.manifest import _inside
+    from pipeline.manifest import path_inside
     from store.evidence_backends import open_evidence_store
 
     store = open_evidence_store(url)
@@ -56,7 +56,7 @@ def _fetch_stored_package(url: str, violation_id: str, into: Path) -> Path:
     dest = into / violation_id
     for key in keys:
         rel = key.removeprefix(prefix)
-        target = _inside(dest, rel)  # a key naming a path outside the package is refused
+        target = path_inside(dest, rel)  # a key naming a path outside the package is refused
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get(key))
     return dest

@@ -81,7 +81,7 @@ def build_manifest(
     files = []
     seen: set[str] = set()
     for rel, digest in sorted(entries):
-        _inside(Path("."), rel)
+        path_inside(Path("."), rel)
         if rel in seen:
             raise ValueError(f"manifest entry {rel!r} appears twice")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -111,7 +111,7 @@ def folder_entries(package_dir: Path, paths: Sequence[str]) -> list[tuple[str, s
     """
     out = []
     for rel in paths:
-        target = _inside(package_dir, rel)
+        target = path_inside(package_dir, rel)
         if not target.is_file():
             raise ValueError(f"{package_dir}: {rel!r} is not a file")
         out.append((rel, file_sha256(target)))
@@ -179,11 +179,11 @@ def verify_package(package_dir: Path, trusted_keys: Mapping[str, str] | None = N
     names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
     def read(rel: str) -> bytes | None:
-        target = _inside(root, rel)
+        target = path_inside(root, rel)
         return target.read_bytes() if target.is_file() else None
 
     def digest(rel: str) -> str | None:
-        target = _inside(root, rel)
+        target = path_inside(root, rel)
         return file_sha256(target) if target.is_file() else None
 
     return verify_listing(str(root), names, read, digest, trusted_keys)
@@ -202,7 +202,7 @@ def verify_stored_package(store: Any, violation_id: str, trusted_keys: Mapping[s
     names = [k.removeprefix(prefix) for k in store.keys(prefix)]
 
     def read(rel: str) -> bytes | None:
-        _inside(Path("."), rel)
+        path_inside(Path("."), rel)
         try:
             return store.get(prefix + rel)
         except FileNotFoundError:
@@ -259,7 +259,7 @@ def verify_listing(
             rel = item["path"]
             listed.add(rel)
             try:
-                _inside(Path("."), rel)
+                path_inside(Path("."), rel)
                 actual = digest(rel)
             except ValueError as exc:
                 report.problems.append(f"{name}: {exc}")
@@ -306,7 +306,12 @@ def _check_signature(name: str, doc: Mapping[str, Any], trusted: Mapping[str, st
         report.problems.append(f"{name}: signature does not verify (manifest changed or wrong key)")
 
 
-def _inside(root: Path, rel: str) -> Path:
+def path_inside(root: Path, rel: str) -> Path:
+    """``root / rel`` when ``rel`` is a relative path that stays inside ``root``, else ValueError.
+
+    Manifests, packages and the evidence store's keys all name files this way; a name that
+    climbs out (``..``), is absolute or uses backslashes is refused.
+    """
     if rel.startswith("/") or ".." in Path(rel).parts or "\\" in rel:
         raise ValueError(f"path {rel!r} is not a relative path inside the package")
     return Path(root) / rel
