@@ -39,7 +39,7 @@ def bench_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="ONNX vehicle model (default: the committed one)"),
+        typer.Option("--model", help="ONNX vehicle model: a file or a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)"),
     ] = None,
     threads: Annotated[
         int, typer.Option("--threads", min=1, max=64, help="onnxruntime threads of our detector")
@@ -61,15 +61,17 @@ def bench_cmd(
 ) -> None:
     """Measure decode, detector, full pipeline and the naive ultralytics baseline; print ratios."""
     from bench.run import BenchSettings, run_bench
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.base import ModelFileError
+    from detectors.models import resolve_model
 
     if video is not None and not video.is_file():
         typer.echo(f"error: {video}: video file not found", err=True)
         raise typer.Exit(EXIT_INPUT)
-    model_path = model or DEFAULT_VEHICLE_MODEL
-    if not model_path.is_file():
-        typer.echo(f"error: detector model not found: {model_path}", err=True)
-        raise typer.Exit(EXIT_INPUT)
+    try:
+        model_path = resolve_model(model)
+    except ModelFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
     folder = work_dir or Path(tempfile.mkdtemp(prefix="safecity-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     settings = BenchSettings(video, camera, seconds, model_path, threads, baseline_python)

@@ -52,7 +52,9 @@ def make_detector(
 
     Args:
         backend: registry name (``onnx``, ``ultralytics``); ``motion`` needs a video and is refused.
-        model: model file; None for the committed vehicle model (``onnx`` only).
+        model: model file, or for ``onnx`` a committed model's name
+            (:func:`detectors.models.resolve_model`); None for the committed vehicle model
+            (``onnx`` only).
         conf_threshold: minimum confidence kept.
         classes: output vocabulary; None for the backend's default (vehicles).
 
@@ -60,7 +62,7 @@ def make_detector(
         ValueError: unknown backend (listing the valid ones), a bad option, or ``motion``.
         ModelFileError: the model file is missing or unusable.
     """
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import resolve_model
     from detectors.registry import create_detector, resolve_detector_class
 
     resolve_detector_class(backend)  # unknown names fail here with the list of valid ones
@@ -73,7 +75,7 @@ def make_detector(
     if classes is not None:
         options["classes"] = tuple(classes)
     if backend == "onnx":
-        options["model_path"] = Path(model) if model else DEFAULT_VEHICLE_MODEL
+        options["model_path"] = resolve_model(model)
     elif model is not None:
         options["model_path"] = Path(model)
     elif backend == "ultralytics":
@@ -96,7 +98,7 @@ def detect_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file (default: the committed vehicle model)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)"),
     ] = None,
     conf: Annotated[
         float, typer.Option("--conf", min=0.001, max=0.999, help="minimum confidence")
@@ -195,7 +197,7 @@ def eval_detector_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file (default: the committed vehicle model)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)"),
     ] = None,
     conf: Annotated[
         float,
@@ -246,10 +248,10 @@ def _all_model_classes(backend: str, model: Path | None) -> tuple[str, ...] | No
     """Every class of our vocabulary the model knows (so person/traffic light can be scored)."""
     if backend != "onnx":
         return None
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import resolve_model
     from detectors.onnx_yolo import VOCABULARY, read_model_names
 
-    names = read_model_names(Path(model) if model else DEFAULT_VEHICLE_MODEL)
+    names = read_model_names(resolve_model(model))
     return tuple(n for n in VOCABULARY if n in names) or None
 
 

@@ -67,3 +67,10 @@ def test_missing_video_exits_2(tmp_path: Path) -> None:
     """A --video that does not exist exits 2 naming it."""
     result = runner.invoke(app, ["bench", "--video", str(tmp_path / "absent.mp4")])
     assert result.exit_code == 2 and "absent.mp4: video file not found" in result.output
+
+
+def test_missing_model_exits_2_naming_it(tmp_path: Path) -> None:
+    """A --model that is neither a file nor a committed model's name exits 2 naming it."""
+    result = runner.invoke(app, ["bench", "--model", str(tmp_path / "absent.onnx")])
+    assert result.exit_code == 2 and "detector model not found" in result.output
+    assert "absent.onnx" in result.output

@@ -78,6 +78,18 @@ def test_detect_json_on_a_folder(tmp_path: Path) -> None:
     ]
 
 
+def test_detect_takes_a_committed_models_name(tmp_path: Path) -> None:
+    """--model vehicles-yolov5nu-ft (no path) loads the committed fine-tuned model; an unknown
+    bare name exits 2 listing the committed names."""
+    cv2.imwrite(str(tmp_path / "f.jpg"), np.full((64, 96, 3), 114, np.uint8))
+    result = _invoke("detect", tmp_path, "--json", "--model", "vehicles-yolov5nu-ft")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model"] == "onnx:vehicles-yolov5nu-ft.onnx"
+    bad = _invoke("detect", tmp_path, "--model", "vehicles-yolov9")
+    assert bad.exit_code == 2
+    assert "vehicles-yolov9" in bad.output and "vehicles-yolov5nu-ft" in bad.output
+
+
 def test_unreadable_image_is_reported_and_exits_2(tmp_path: Path) -> None:
     """An image file that cannot be decoded is named on stderr; the others are still printed."""
     cv2.imwrite(str(tmp_path / "good.png"), np.full((64, 64, 3), 114, np.uint8))
