@@ -1,5 +1,5 @@
 """The fine-tuned vehicle model (models/vehicles-yolov5nu-ft.onnx): loads offline in the onnx
-backend with its own four classes and finds the vehicles of a committed sample scene."""
+backend with its own five classes (vehicles and person) and finds the vehicles of a committed sample scene."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_finetuned_model_loads_offline_and_finds_the_sample_vehicles(monkeypatch
     assert resolve_model("vehicles-yolov5nu-ft") == FINETUNED_VEHICLE_MODEL
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     tuned = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)
-    assert set(tuned.model_names) == {"car", "motorcycle", "bus", "truck"}
+    assert set(tuned.model_names) == {"car", "motorcycle", "bus", "truck", "person"}
     coco = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options)
     found = total = 0
     for video in sample_video_paths():
