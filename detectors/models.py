@@ -17,7 +17,7 @@ DEFAULT_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco.onnx"
 INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
 
 #: YOLOv5nu fine-tuned from the COCO YOLOv5n on US-101, COCO, pseudo-labelled clips and generated
-#: scenes (``detectors/train-vehicles-cpu.yaml``, a CPU-budget 2 + 5 epochs), classes car,
+#: scenes (``detectors/train-vehicles-cpu.yaml``, a CPU-budget 2 + 10 epochs), classes car,
 #: motorcycle, bus, truck, person: far better on a high top-down highway view, worse on COCO
 #: photos (persons most); opt-in, figures in its model card ``models/vehicles-yolov5nu-ft.md``.
 FINETUNED_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft.onnx"
