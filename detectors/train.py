@@ -21,6 +21,7 @@ import logging
 import random
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -172,6 +173,33 @@ def start_run(config: RunConfig) -> None:
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     config.out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def parse_run_args(
+    argv: list[str] | None, description: str, what: str, held_out: str, load: Callable[[Path], _R]
+) -> tuple[argparse.Namespace, _R | None]:
+    """The trainers' command line (``--config``, ``--skip-eval``), logging set up, and the config
+    loaded with ``load``; the config is None (the error logged) when it is invalid or its
+    checkpoint is not a file, so ``main`` returns 2 before any training starts.
+
+    Args:
+        what: what the config configures, for ``--config``'s help ("plate training").
+        held_out: what ``--skip-eval`` skips ("the held-out views").
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, required=True, help=f"{what} config YAML")
+    parser.add_argument("--skip-eval", action="store_true", help=f"do not score {held_out}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    try:
+        config = load(args.config)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return args, None
+    if not config.checkpoint.is_file():
+        logger.error("checkpoint not found: %s", config.checkpoint)
+        return args, None
+    return args, config
 
 
 def build_dataset(config: TrainConfig) -> Path:
@@ -353,15 +381,10 @@ def score_holdout(config: TrainConfig, weights: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True, help="training config YAML")
-    parser.add_argument("--skip-eval", action="store_true", help="do not score the held-out views")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    try:
-        config = load_config(args.config)
-    except ValueError as exc:
-        logger.error("%s", exc)
+    args, config = parse_run_args(
+        argv, __doc__.split("\n\n")[0], "training", "the held-out views", load_config
+    )
+    if config is None:
         return 2
     start_run(config)
     data_yaml = build_dataset(config)

@@ -23,7 +23,6 @@ weights are the last epoch's, not the epoch that scored best on it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
@@ -34,7 +33,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from detectors.train import RunConfig, SharedData, _Strict, load_run_config, start_run, train_stages
+from detectors.train import RunConfig, SharedData, _Strict, load_run_config, parse_run_args, start_run, train_stages
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +160,8 @@ def build_dataset(config: TrainPlatesConfig, teacher: object | None = None) -> t
     n_alpr = len(train)
     train += kg_samples(data.kg.train_samples, data.kg.train_seed, data.kg.train_width_px, data.kg.motorcycle_every)
     val = photo_samples(held, 0, o.crop_width_plates, o.holdout_crop_seed)
-    data_yaml, _, _ = write_yolo_dataset(config.out_dir / "dataset", train, val, [PLATE_CLASS])
+    root = config.out_dir / "dataset"
+    data_yaml, _, _ = write_yolo_dataset(root, train, val, [PLATE_CLASS])
     summary = {
         "train_images": len(train),
         "train_openalpr_photos": len(train_photos),
@@ -211,18 +211,10 @@ def score_holdout(config: TrainPlatesConfig, models: dict[str, Path]) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True, help="plate training config YAML")
-    parser.add_argument("--skip-eval", action="store_true", help="do not score the held-out sets")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    try:
-        config = load_config(args.config)
-    except ValueError as exc:
-        logger.error("%s", exc)
-        return 2
-    if not config.checkpoint.is_file():
-        logger.error("checkpoint not found: %s", config.checkpoint)
+    args, config = parse_run_args(
+        argv, __doc__.split("\n\n")[0], "plate training", "the held-out sets", load_config
+    )
+    if config is None:
         return 2
     start_run(config)  # before the imports below: ultralytics must load offline
     from plates.detector import DEFAULT_PLATE_MODEL, OnnxPlateDetector

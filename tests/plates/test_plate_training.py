@@ -214,3 +214,55 @@ def test_vehicle_training_config_reads_through_the_same_validator(tmp_path) -> N
     path.write_text("out_dir: x\nbogus: 1\n")
     with pytest.raises(ValueError, match=r"invalid training config: .*bogus: Extra inputs"):
         load_vehicle_config(path)
+
+
+@pytest.mark.skipif(shared_data_dir() is None, reason="no ../shared/data (openalpr photos)")
+def test_build_dataset_writes_the_split_and_summary(tmp_path) -> None:
+    """The plate data set is built from the openalpr training part and generated KG plates:
+    every training photo once (no crops, no teacher), 3 KG samples, the held-out photos as val,
+    and a rebuild leaves no image of the earlier build."""
+    import yaml
+
+    from detectors.train_plates import build_dataset
+
+    def build(kg_samples: int):
+        raw = minimal_config(
+            out_dir=str(tmp_path / "out"),
+            data={
+                "shared_data": str(shared_data_dir()),
+                "openalpr": {"crops_per_photo": 0, "teacher_min_score": None},
+                "kg": {"train_samples": kg_samples},
+            },
+        )
+        return build_dataset(TrainPlatesConfig.model_validate(raw), teacher=None)
+
+    data_yaml, summary = build(3)
+    root = data_yaml.parent
+    assert yaml.safe_load(data_yaml.read_text())["names"] == {0: "license_plate"}
+    assert summary["train_kg_images"] == 3
+    assert summary["train_openalpr_images"] == summary["train_openalpr_photos"] > 100
+    train = sorted(p.name for p in (root / "images" / "train").iterdir())
+    assert len(train) == summary["train_images"]
+    assert len(list((root / "images" / "val").iterdir())) == len(summary["holdout_openalpr"]) > 40
+    _, again = build(1)
+    assert len(list((root / "images" / "train").iterdir())) == again["train_images"] == summary["train_images"] - 2
+
+
+@pytest.mark.parametrize("trainer", ["detectors.train", "detectors.train_plates"])
+def test_trainers_exit_2_on_a_bad_config_or_a_missing_checkpoint(tmp_path, caplog, trainer: str) -> None:
+    """Both trainers' main returns 2, before any training, for an invalid config and for a
+    checkpoint that is not a file."""
+    import importlib
+
+    import yaml
+
+    main = importlib.import_module(trainer).main
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(minimal_config(stages=[])))
+    assert main(["--config", str(bad)]) == 2
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml.safe_dump(minimal_config()))  # checkpoint plate.pt beside it: absent
+    caplog.clear()
+    assert main(["--config", str(missing)]) == 2
+    assert f"checkpoint not found: {tmp_path / 'plate.pt'}" in caplog.text
+    assert not (tmp_path / "out").exists()
