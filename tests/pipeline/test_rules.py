@@ -117,3 +117,35 @@ def test_signal_plan_phases():
     assert shifted.state_at(6).state == "amber"
     tl = SIGNAL.timeline(8, 15)
     assert [(p.state, p.start_s, p.end_s) for p in tl] == [("green", 8, 10), ("amber", 10, 13), ("red", 13, 15)]
+
+
+def _speeding(t, y):
+    speeds = window_speeds(t, np.column_stack([np.full_like(y, 1.75), y]), 1.2)
+    return check_speeding(track_from_positions(t, y), speeds, 60, SpeedingRuleConfig()), speeds
+
+
+def test_speeding_decides_on_the_whole_zone_not_the_fastest_window():
+    """A car at 68.8 km/h (threshold 70) whose box bottom creeps 0.35 m over 0.6 s: one window
+    reads over 70, the zone fit does not, so no hit; at 72 km/h the zone fit decides."""
+    t, y = approach(t0=0, t1=3, y0=80, speed_kmh=68.8)
+    y = y - np.clip((t - 1.2) / 0.6, 0, 1) * 0.35  # a detector's drift, not the car's speed
+    hit, speeds = _speeding(t, y)
+    assert max(s.speed_kmh for s in speeds) > 70.0  # the old rule (fastest window) would fine it
+    assert hit is None
+    hit, _ = _speeding(*approach(t0=0, t1=3, y0=80, speed_kmh=72))
+    assert hit is not None and hit.measurements["basis"] == "zone"
+    assert hit.speed_kmh == pytest.approx(72, abs=0.3) and hit.measurements["zone_speed_kmh"] == hit.speed_kmh
+
+
+def test_speeding_over_part_of_the_zone_is_caught_by_a_window_past_the_margin():
+    """90 km/h for 1.3 s, then braking hard to 40 for the rest of 4.4 s: the zone fit stays
+    under 70, the fastest window is over 70 + peak margin, so the hit rests on that window and
+    reports its speed."""
+    t = np.arange(0, 4.4, 1 / 25)
+    v = np.where(t < 1.3, 25.0, np.maximum(11.1, 25.0 - 9.0 * (t - 1.3)))  # m/s
+    y = 90 - np.concatenate([[0.0], np.cumsum(v[1:] * np.diff(t))])
+    hit, speeds = _speeding(t, y)
+    assert hit is not None and hit.measurements["basis"] == "window"
+    assert hit.measurements["zone_speed_kmh"] <= 70
+    assert hit.speed_kmh == pytest.approx(90, abs=1.0) == hit.measurements["fastest_window_kmh"]
+    assert hit.measurements["window_end_s"] - hit.measurements["window_start_s"] <= 1.2 + 1e-6
