@@ -55,6 +55,12 @@ def fit_velocity(t: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
     return v, float(np.sqrt((resid**2).sum(axis=1).mean()))
 
 
+def fit_speed(t: np.ndarray, pos: np.ndarray) -> SpeedMeasurement:
+    """The robust speed over all of ``t`` (one :func:`fit_velocity`), as a measurement."""
+    v, resid = fit_velocity(t, pos)
+    return SpeedMeasurement(float(np.hypot(*v)) * MS_TO_KMH, float(t[0]), float(t[-1]), len(t), resid)
+
+
 def window_speeds(
     t: np.ndarray, pos: np.ndarray, window_s: float, min_points: int = 5, step: int | None = None
 ) -> list[SpeedMeasurement]:
@@ -77,10 +83,7 @@ def window_speeds(
     while start < n:
         end = int(np.searchsorted(t, t[start] + window_s, side="right"))
         if end - start >= min_points and t[end - 1] - t[start] >= 0.6 * window_s:
-            v, resid = fit_velocity(t[start:end], pos[start:end])
-            out.append(
-                SpeedMeasurement(float(np.hypot(*v)) * MS_TO_KMH, float(t[start]), float(t[end - 1]), end - start, resid)
-            )
+            out.append(fit_speed(t[start:end], pos[start:end]))
         if end >= n:
             break
         per_window = max(1, end - start)

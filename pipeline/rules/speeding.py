@@ -13,9 +13,7 @@ the threshold must not be fined on it.
 from __future__ import annotations
 
 from pipeline.config import SpeedingRuleConfig
-import numpy as np
-
-from pipeline.kinematics import fit_velocity
+from pipeline.kinematics import fit_speed
 from pipeline.types import RuleHit, SpeedMeasurement, Track
 
 #: Fewest zone observations for the whole-zone fit (fewer: the window path alone decides).
@@ -49,16 +47,11 @@ def check_speeding(
         return None
     best = max(speeds, key=lambda s: s.speed_kmh)
     threshold = limit_kmh + cfg.tolerance_kmh
-    zone_kmh = zone_residual = None
-    if len(pos) >= MIN_ZONE_POINTS:
-        velocity, zone_residual = fit_velocity(t, pos)
-        zone_kmh = float(np.hypot(velocity[0], velocity[1])) * 3.6
-    if zone_kmh is not None and zone_kmh > threshold:
-        basis, speed, start, end, points, residual = "zone", zone_kmh, float(t[0]), float(t[-1]), len(t), zone_residual
+    whole = fit_speed(t, pos) if len(pos) >= MIN_ZONE_POINTS else None
+    if whole is not None and whole.speed_kmh > threshold:
+        basis, used = "zone", whole
     elif best.speed_kmh > threshold + cfg.peak_margin_kmh:
-        basis, speed, start, end, points, residual = (
-            "window", best.speed_kmh, best.t_start_s, best.t_end_s, best.n_points, best.residual_m
-        )
+        basis, used = "window", best
     else:
         return None
     return RuleHit(
@@ -66,19 +59,19 @@ def check_speeding(
         track_id=track.track_id,
         t_start_s=float(track.points[0].t_s),
         t_end_s=float(track.points[-1].t_s),
-        t_at_s=(start + end) / 2,
-        speed_kmh=round(speed, 1),
+        t_at_s=(used.t_start_s + used.t_end_s) / 2,
+        speed_kmh=round(used.speed_kmh, 1),
         limit_kmh=limit_kmh,
         measurements={
             "threshold_kmh": threshold,
-            "excess_kmh": round(speed - limit_kmh, 1),
+            "excess_kmh": round(used.speed_kmh - limit_kmh, 1),
             "basis": basis,
-            "window_start_s": round(start, 3),
-            "window_end_s": round(end, 3),
-            "window_points": points,
-            "fit_residual_m": round(float(residual), 3),
+            "window_start_s": round(used.t_start_s, 3),
+            "window_end_s": round(used.t_end_s, 3),
+            "window_points": used.n_points,
+            "fit_residual_m": round(used.residual_m, 3),
             "track_span_m": round(span_m, 2),
-            "zone_speed_kmh": None if zone_kmh is None else round(zone_kmh, 1),
+            "zone_speed_kmh": None if whole is None else round(whole.speed_kmh, 1),
             "fastest_window_kmh": round(best.speed_kmh, 1),
             "peak_margin_kmh": cfg.peak_margin_kmh,
         },
