@@ -25,6 +25,7 @@ from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
 from pipeline.tracking import RoadTracker
+from pipeline.track_repair import repair_tracks
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
 from safecity.digests import file_sha256
@@ -78,6 +79,9 @@ class ProcessOptions:
     roi_crop: bool = False
     roi_pad_frac: float = 0.08
     min_track_points: int = 5
+    # Split identity switches and stitch broken tracks in road metres before the rules
+    # (pipeline/track_repair.py, docs/tracking.md); off only to measure what it changes.
+    track_repair: bool = True
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
     clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
     clip_post_s: float = 2.0  # and ends this long after it
@@ -207,6 +211,8 @@ def process_video(
         raise InputError(f"{video}: no frame could be decoded")
 
     tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
+    if options.track_repair:
+        tracks = repair_tracks(tracks, camera_id=config.camera_id)
     if segment is not None:  # each vehicle belongs to exactly one segment of a distributed job
         tracks = segment.own(tracks)
     analyses = [analyse_track(t, config, geometry, signal, persons) for t in tracks]
