@@ -9,8 +9,10 @@ by ``safecity bench``):
 
 - onnxruntime with the CUDA execution provider, the committed ONNX model, batches of 1, 8, 32
   frames (one inference call each; frames of many cameras batched together);
-- ultralytics on CUDA with FP16 (``.pt`` checkpoint), and its TensorRT engine when the
-  ``tensorrt`` package is installed, same batches;
+- ultralytics on CUDA with FP16 (``.pt`` checkpoint), letterboxed by ultralytics on one CPU
+  core or batched on the GPU (``preprocess_on_device``), and its TensorRT engine when the
+  ``tensorrt`` package is installed, same batches; each path's boxes compared with the ONNX
+  model on the CPU (``agreement``);
 - the share of frames the default detection schedule sends to the detector on this video
   (``pipeline.run.ProcessOptions``: stride, motion gate), from one CPU pipeline run.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import sys
 import tempfile
@@ -30,7 +33,7 @@ import time
 from pathlib import Path
 
 STREAM_FPS = 25.0
-BATCHES = (1, 8, 32)
+BATCHES = (1, 8, 32, 64)
 
 
 def _frames(video: Path, n: int) -> list:
@@ -55,6 +58,82 @@ def _throughput(detector, frames: list, batch: int, rounds: int = 3) -> float:
         done = (len(frames) // batch) * batch
         best = max(best, done / (time.perf_counter() - t0))
     return best
+
+
+def agreement(test, reference, frames: list, min_iou: float = 0.7) -> dict:
+    """How far ``test``'s boxes agree with ``reference``'s on ``frames`` (same class, IoU >= min_iou).
+
+    Greedy one-to-one matching by IoU per frame; returns the boxes of each, the matched count,
+    matched / the larger count, and the mean IoU of the matches. The GPU path's check that it
+    finds what the CPU path finds.
+    """
+    matched = n_test = n_ref = 0
+    ious: list[float] = []
+    for a, b in zip(test.detect(frames), reference.detect(frames)):
+        n_test, n_ref = n_test + len(a.xyxy), n_ref + len(b.xyxy)
+        used: set[int] = set()
+        for i in range(len(a.xyxy)):
+            best, best_j = min_iou, None
+            for j in range(len(b.xyxy)):
+                if j in used or a.class_names[a.class_id[i]] != b.class_names[b.class_id[j]]:
+                    continue
+                x1, y1 = max(a.xyxy[i][0], b.xyxy[j][0]), max(a.xyxy[i][1], b.xyxy[j][1])
+                x2, y2 = min(a.xyxy[i][2], b.xyxy[j][2]), min(a.xyxy[i][3], b.xyxy[j][3])
+                inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+                area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+                iou = inter / max(area(a.xyxy[i]) + area(b.xyxy[j]) - inter, 1e-9)
+                if iou >= best:
+                    best, best_j = iou, j
+            if best_j is not None:
+                used.add(best_j)
+                matched += 1
+                ious.append(float(best))
+    return {
+        "boxes_test": n_test, "boxes_reference": n_ref, "matched": matched,
+        "matched_share": round(matched / max(n_test, n_ref, 1), 3),
+        "mean_iou": round(sum(ious) / len(ious), 3) if ious else None,
+    }
+
+
+def device_path_stages(det, frames: list, batch: int, rounds: int = 5) -> dict:
+    """Milliseconds per batch of each step of the detector's device path (best of ``rounds``).
+
+    upload (each uint8 frame into one device tensor), letterbox (on the GPU), forward (the
+    network, FP16), nms (one batched NMS and the copy of the boxes back to the host): the
+    steps of ``UltralyticsDetector._detect_on_device``.
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    chunk = frames[:batch]
+    h, w = chunk[0].shape[:2]
+    scale = det.input_size / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        t = [time.perf_counter()]
+        x = torch.empty((len(chunk), h, w, 3), dtype=torch.uint8, device=det.device)
+        for i, frame in enumerate(chunk):
+            x[i].copy_(torch.from_numpy(np.ascontiguousarray(frame)))
+        torch.cuda.synchronize()
+        t.append(time.perf_counter())
+        x = x.permute(0, 3, 1, 2).flip(1).half()
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        x = F.pad(x, (0, pw - nw, 0, ph - nh), value=114.0).div_(255.0)
+        torch.cuda.synchronize()
+        t.append(time.perf_counter())
+        with torch.inference_mode():
+            raw = det._net(x)
+            raw = raw[0] if isinstance(raw, (list, tuple)) else raw
+            torch.cuda.synchronize()
+            t.append(time.perf_counter())
+            det._batched_nms(raw)
+        t.append(time.perf_counter())
+        for name, a, b in zip(("upload", "letterbox", "forward", "nms"), t, t[1:]):
+            best[name] = min(best.get(name, 1e9), (b - a) * 1000)
+    return {k: round(v, 2) for k, v in best.items()}
 
 
 def detected_share(video: Path, camera: Path, model: Path) -> dict:
@@ -82,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the committed one)")
     parser.add_argument("--pt", type=Path, default=None, help="ultralytics .pt for the FP16/TensorRT rows")
     parser.add_argument("--frames", type=int, default=256)
+    parser.add_argument(
+        "--detected-share", type=float, default=None,
+        help="share of frames the default schedule detects on this video, measured elsewhere "
+        "(bench.gpu's own CPU pipeline run needs the whole runtime environment); default: measure it here",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -115,20 +199,42 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from detectors.ultralytics_yolo import UltralyticsDetector
 
-            for trt in (False, True):
-                name = "ultralytics TensorRT FP16" if trt else "ultralytics CUDA FP16"
-                try:
-                    det = UltralyticsDetector(args.pt, device="cuda:0", half=True, tensorrt=trt, agnostic_nms=True, max_batch=max(BATCHES))
-                except (ValueError, RuntimeError) as exc:
-                    report["skipped"][name] = str(exc)
+            variants = (
+                ("ultralytics CUDA FP16, CPU letterbox", False, False),
+                ("ultralytics CUDA FP16, device letterbox", False, True),
+                ("ultralytics TensorRT FP16, device letterbox", True, True),
+            )
+            for name, trt, on_device in variants:
+                if trt and importlib.util.find_spec("tensorrt") is None:
+                    # The detector would fall back to PyTorch: that row would repeat the one above.
+                    report["skipped"][name] = "tensorrt package not installed"
                     continue
-                for b in BATCHES:
-                    report["detector_fps"][f"{name}, batch {b}"] = round(_throughput(det, frames, b), 1)
+                try:
+                    det = UltralyticsDetector(args.pt, device="cuda:0", half=True, tensorrt=trt, agnostic_nms=True,
+                                              max_batch=max(BATCHES), preprocess_on_device=on_device)
+                    rows = {f"{name}, batch {b}": round(_throughput(det, frames, b), 1) for b in BATCHES}
+                    reference = OnnxYoloDetector(model, agnostic_nms=True, providers=["CPUExecutionProvider"])
+                    report.setdefault("agreement_with_onnx_cpu", {})[name] = agreement(det, reference, frames[:32])
+                    if on_device and getattr(det, "_net", None) is not None:
+                        report.setdefault("device_path_ms_per_batch", {})[f"{name}, batch 32"] = device_path_stages(det, frames, 32)
+                except (ValueError, RuntimeError) as exc:  # no CUDA device, no TensorRT
+                    report["skipped"][name] = str(exc).splitlines()[0]
+                    continue
+                report["detector_fps"].update(rows)
         except ImportError as exc:
             report["skipped"]["ultralytics"] = str(exc)
     else:
         report["skipped"]["ultralytics"] = "no --pt checkpoint given"
-    share = detected_share(args.video, args.camera, model)
+    from bench.timing import decode_only
+
+    dec = decode_only(args.video, args.frames)
+    report["decode_one_core_fps"] = round(dec.frames / max(dec.cpu_s, 1e-9), 1)  # CPU cores a GPU's streams need
+    if args.detected_share is not None:
+        if not 0.0 < args.detected_share <= 1.0:
+            raise SystemExit(f"error: --detected-share: expected 0 < share <= 1, got {args.detected_share}")
+        share = {"share": args.detected_share, "measured": "given with --detected-share"}
+    else:
+        share = detected_share(args.video, args.camera, model)
     report["schedule"] = share
     best = max(report["detector_fps"].values(), default=None)
     report["streams_per_gpu_every_frame"] = round(best / STREAM_FPS, 1) if best else None
@@ -141,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {k:40s} {v:8.1f} frames/s")
         for k, v in report["skipped"].items():
             print(f"  {k:40s} skipped: {v}")
+        print(f"decode (OpenCV) on one CPU core: {report['decode_one_core_fps']} frames/s")
         print(f"detected share with the default schedule: {share['share']} ({share})")
         print(f"real-time {STREAM_FPS:.0f} fps streams per GPU: every frame {report['streams_per_gpu_every_frame']}, "
               f"default schedule {report['streams_per_gpu_default_schedule']} (detector-bound; decode on CPU/NVDEC)")

@@ -137,6 +137,11 @@ class UltralyticsDetector:
             warning and PyTorch.
         agnostic_nms: NMS across classes, so one vehicle gets one box.
         max_batch: frames per ultralytics call (and the engine's batch size).
+        preprocess_on_device: letterbox on the inference device: the uint8 frames are copied
+            to it as they are and resized, padded and scaled there, one batch at a time, instead
+            of ultralytics' per-frame letterbox on one CPU core (which bounds a GPU at about 390
+            1080p frames/s on an H200, docs/performance.md). None = on CUDA only. Frames of a
+            batch must share a size; a mixed batch takes ultralytics' own path.
 
     Raises:
         ModelFileError: the model file is missing or ultralytics cannot load it.
@@ -156,6 +161,7 @@ class UltralyticsDetector:
         tensorrt: bool = False,
         agnostic_nms: bool = False,
         max_batch: int = 16,
+        preprocess_on_device: bool | None = None,
     ) -> None:
         check_detector_options(conf_threshold, iou_threshold, input_size)
         if max_batch < 1:
@@ -177,6 +183,7 @@ class UltralyticsDetector:
         self.device = device or default_device()
         on_cuda = self.device.startswith("cuda")
         self.half = on_cuda if half is None else bool(half)
+        self.preprocess_on_device = on_cuda if preprocess_on_device is None else bool(preprocess_on_device)
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
         self.input_size = int(input_size)
@@ -207,6 +214,9 @@ class UltralyticsDetector:
         self.class_names: tuple[str, ...] = tuple(wanted)
         self._class_map = {self.model_names.index(n): i for i, n in enumerate(self.class_names)}
         self._model = self._maybe_tensorrt(model, tensorrt, on_cuda, YOLO)
+        self._net = None  # the torch module for the device path (a .pt model, not an engine)
+        if self.preprocess_on_device and self.engine_path is None and self.model_path.suffix == ".pt":
+            self._net = self._device_module(model)
         logger.info(
             "loaded ultralytics detector model=%s device=%s half=%s engine=%s classes=%s",
             self.model_path,
@@ -255,6 +265,9 @@ class UltralyticsDetector:
         out: list[Detections] = []
         for start in range(0, len(frames), self.max_batch):
             chunk = list(frames[start : start + self.max_batch])
+            if self.preprocess_on_device and len({f.shape for f in chunk}) == 1:
+                out.extend(self._detect_on_device(chunk))
+                continue
             results = self._model.predict(
                 chunk,
                 conf=self.conf_threshold,
@@ -268,4 +281,93 @@ class UltralyticsDetector:
                 verbose=False,
             )
             out.extend(to_detections(r, self._class_map, self.class_names) for r in results)
+        return out
+
+    def _device_module(self, model: Any) -> Any:
+        """The checkpoint's fused torch module on the device, in FP16 when ``half``."""
+        net = model.model
+        if hasattr(net, "fuse") and not getattr(net, "is_fused", lambda: True)():
+            net = net.fuse(verbose=False)
+        net = net.to(self.device).eval()
+        return net.half() if self.half else net.float()
+
+    def _batched_nms(self, raw: Any) -> list[np.ndarray]:
+        """Per image (N, 6) rows x1 y1 x2 y2 conf class from the raw (B, 4 + nc, anchors) output.
+
+        ultralytics' NMS semantics (each anchor's best class over all classes; kept when above
+        ``conf_threshold`` and one of ours; class-aware unless ``agnostic_nms``; at most 300
+        per image, best first) in one ``torchvision.ops.batched_nms`` call for the whole batch,
+        where ultralytics loops over the images in Python.
+        """
+        import torch
+        from torchvision.ops import batched_nms
+
+        p = raw.transpose(1, 2)  # (B, anchors, 4 + nc)
+        scores, cls = p[..., 4:].max(dim=-1)
+        wanted = torch.zeros(p.shape[-1] - 4, dtype=torch.bool, device=p.device)
+        wanted[sorted(self._class_map)] = True
+        image, anchor = ((scores > self.conf_threshold) & wanted[cls]).nonzero(as_tuple=True)
+        xywh = p[image, anchor, :4].float()
+        boxes = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], dim=1)
+        conf, label = scores[image, anchor].float(), cls[image, anchor]
+        groups = image if self.agnostic_nms else image * (p.shape[-1] - 4) + label
+        keep = batched_nms(boxes, conf, groups, self.iou_threshold)  # best first
+        rows = torch.cat([boxes[keep], conf[keep, None], label[keep, None].float()], dim=1).cpu().numpy()
+        owner = image[keep].cpu().numpy()
+        return [rows[owner == b][:300] for b in range(p.shape[0])]
+
+    def _detect_on_device(self, chunk: list[np.ndarray]) -> list[Detections]:
+        """Letterbox a same-size batch on the device, predict, map boxes back to frame px.
+
+        The frames go to the device as uint8 (a quarter of float32's bytes), are flipped BGR to
+        RGB, resized bilinearly (no antialiasing: OpenCV's INTER_LINEAR, as ultralytics'
+        letterbox) so the longest side is ``input_size``, padded to a multiple of 32 with
+        ultralytics' grey (114) split evenly on both sides, as its letterbox does (the network
+        is not shift invariant: padding only the bottom moved and added boxes), and scaled to
+        0..1. Boxes come back in the padded image's px and are mapped back to the frame.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        h, w = chunk[0].shape[:2]
+        scale = self.input_size / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+        # Each frame straight into one device tensor: no host-side stack of the batch (at 1080p
+        # that copy took twice as long as the upload itself on an H200 machine).
+        batch = torch.empty((len(chunk), h, w, chunk[0].shape[2]), dtype=torch.uint8, device=self.device)
+        for i, frame in enumerate(chunk):
+            batch[i].copy_(torch.from_numpy(np.ascontiguousarray(frame)))
+        x = batch.permute(0, 3, 1, 2).flip(1)
+        x = x.half() if self.half else x.float()
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        dw, dh = (pw - nw) / 2, (ph - nh) / 2
+        top, left = round(dh - 0.1), round(dw - 0.1)  # ultralytics LetterBox's split
+        x = F.pad(x, (left, pw - nw - left, top, ph - nh - top), value=114.0).div_(255.0).clamp_(0.0, 1.0)
+        if self._net is not None:
+            # The model and one batched NMS for the whole batch (torchvision), without the
+            # predictor's per-call setup, per-image Results and host copies of every input.
+            with torch.inference_mode():
+                raw = self._net(x)
+                raw = raw[0] if isinstance(raw, (list, tuple)) else raw
+                rows = self._batched_nms(raw)
+        else:  # a TensorRT engine: through the predictor, the batch already letterboxed
+            results = self._model.predict(
+                x, conf=self.conf_threshold, iou=self.iou_threshold, imgsz=(ph, pw), device=self.device,
+                half=self.half, classes=sorted(self._class_map), agnostic_nms=self.agnostic_nms, max_det=300,
+                verbose=False,
+            )
+            rows = [r.boxes.data.float().cpu().numpy() if r.boxes is not None else np.zeros((0, 6), np.float32) for r in results]
+        out = []
+        for k in rows:
+            k = k.reshape(-1, 6)
+            cls = k[:, 5].astype(np.int64)
+            keep = np.array([c in self._class_map for c in cls], dtype=bool)
+            xyxy = np.clip((k[keep, :4] - [left, top, left, top]) / scale, 0, [w, h, w, h]).astype(np.float32)
+            out.append(Detections(
+                xyxy=xyxy,
+                confidence=np.clip(k[keep, 4], 0.0, 1.0).astype(np.float32),
+                class_id=np.array([self._class_map[c] for c in cls[keep]], dtype=np.int32),
+                class_names=self.class_names,
+            ))
         return out

@@ -77,3 +77,53 @@ def test_finds_plates_on_real_photos() -> None:
         if len(result) and box_iou(result.xyxy, truth).max() >= 0.3:
             hits += 1
     assert hits >= 5, hits
+
+
+@needs_ultralytics
+def test_checkpoint_rebuilt_from_committed_onnx_finds_what_the_onnx_finds(tmp_path: Path) -> None:
+    """detectors.pt_from_onnx rebuilds models/vehicles-yolov5nu-ft.onnx as an ultralytics
+    checkpoint (raw outputs within 1e-3); through the backend, letterboxed by ultralytics on the
+    CPU or batched on the inference device (the GPU path, run here on the CPU), it finds the
+    same vehicles as the ONNX backend on frames of a committed sample video, at two frame sizes."""
+    from bench.gpu import agreement
+    from detectors.models import resolve_model
+    from detectors.onnx_yolo import OnnxYoloDetector
+    from detectors.pt_from_onnx import main as rebuild_main
+    from detectors.ultralytics_yolo import UltralyticsDetector
+
+    onnx_model = resolve_model("vehicles-yolov5nu-ft")
+    pt = tmp_path / "ft.pt"
+    assert rebuild_main([str(onnx_model), str(pt)]) == 0
+    capture = cv2.VideoCapture(str(Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1" / "scene.mp4"))
+    frames = []
+    for i in range(48):
+        ok, frame = capture.read()
+        assert ok
+        if i % 6 == 0:
+            frames.append(frame)
+    capture.release()
+    reference = OnnxYoloDetector(onnx_model, agnostic_nms=True)
+    on_cpu = UltralyticsDetector(pt, device="cpu", agnostic_nms=True, max_batch=4, preprocess_on_device=False)
+    batched = UltralyticsDetector(pt, device="cpu", agnostic_nms=True, max_batch=4, preprocess_on_device=True)
+    a = agreement(on_cpu, reference, frames)
+    assert a["boxes_reference"] >= 20 and a["matched_share"] >= 0.95 and a["mean_iou"] >= 0.9, a
+    b = agreement(batched, on_cpu, frames)
+    assert b["matched_share"] == 1.0 and b["mean_iou"] >= 0.99, b
+    cropped = [f[:600, 100:1100].copy() for f in frames]  # another size and aspect ratio
+    c = agreement(batched, on_cpu, cropped)
+    assert c["boxes_reference"] > 0 and c["matched_share"] == 1.0 and c["mean_iou"] >= 0.99, c
+
+
+def test_rebuilding_a_file_that_is_not_an_ultralytics_export_exits_2(tmp_path: Path, capsys) -> None:
+    """The COCO model (exported from the YOLOv5 code base, not ultralytics) and a missing file are
+    refused with exit 2, naming the file."""
+    pytest.importorskip("onnx")
+    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.pt_from_onnx import main as rebuild_main
+
+    if REASON is not None:
+        pytest.skip(f"ultralytics backend: {REASON}")
+    assert rebuild_main([str(DEFAULT_VEHICLE_MODEL), str(tmp_path / "x.pt")]) == 2
+    assert DEFAULT_VEHICLE_MODEL.name in capsys.readouterr().err
+    assert rebuild_main([str(tmp_path / "absent.onnx"), str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
