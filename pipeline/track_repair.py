@@ -51,6 +51,13 @@ class TrackRepairSettings:
             slow or standing vehicle never turns it back.
         noise_sigmas: multiples of each fit's velocity and position uncertainty (from its RMS
             residual) added to every tolerance.
+        box_error_px: a box edge's systematic error, px (a vehicle emerging behind another, a
+            box growing as the vehicle comes out of the dark): its drift over a window, in road
+            metres at that range, is added to the velocity uncertainty of every fit.
+        split_max_m_per_px: a side is judged for a split only where one pixel spans at most this
+            much road (median over its window). Farther out a few pixels of box drift are
+            metres: seen on `night` seed 7, where a far car's box shrank by 6 px at 1.1-1.3
+            m/px and seemed to drive away at 13 m/s before approaching.
         stitch_max_gap_s: the longest gap between two tracks that can be one vehicle; beyond
             it the stitch is not tried (ByteTrack keeps a lost track 30 frames, 1.2 s at 25
             frames/s; a gap much longer than that is not a detector miss).
@@ -64,6 +71,8 @@ class TrackRepairSettings:
     split_min_span_s: float = 0.4
     min_reversal_ms: float = 3.0
     noise_sigmas: float = 3.0
+    box_error_px: float = 2.0
+    split_max_m_per_px: float = 0.5
     stitch_max_gap_s: float = 1.2
     stitch_position_tol_m: float = 1.5
 
@@ -84,15 +93,16 @@ class _Fit:
         return self.pos + self.vel * (t_s - self.t_ref)
 
 
-def _fit(points: list[TrackPoint], t_ref: float) -> _Fit:
+def _fit(points: list[TrackPoint], t_ref: float, box_error_px: float = 0.0) -> _Fit:
     t = np.array([p.t_s for p in points], dtype=np.float64)
     xy = np.array([p.road_m for p in points], dtype=np.float64)
     vel, resid = fit_velocity(t - t_ref, xy)
     pos = np.median(xy - np.outer(t - t_ref, vel), axis=0)
     span = max(float(t[-1] - t[0]), 1e-6)
     # Standard error of a slope over n evenly spaced samples: sigma * sqrt(12 / n) / span.
-    sigma_v = resid * np.sqrt(12.0 / len(t)) / span
-    return _Fit(t_ref, pos, vel, float(sigma_v), resid, float(t.mean()), float(np.median([p.m_per_px for p in points])))
+    m_per_px = float(np.median([p.m_per_px for p in points]))
+    sigma_v = resid * np.sqrt(12.0 / len(t)) / span + box_error_px * m_per_px / span
+    return _Fit(t_ref, pos, vel, float(sigma_v), resid, float(t.mean()), m_per_px)
 
 
 def _measurable(points: tuple[TrackPoint, ...] | list[TrackPoint]) -> list[int]:
@@ -181,7 +191,9 @@ def find_split(track: Track, settings: TrackRepairSettings | None = None) -> tup
         after = _window(pts, idx, times, k + 1, int(ends[k + 1]), s)
         if before is None or after is None:
             continue
-        fb, fa = _fit(before, a.t_s), _fit(after, b.t_s)
+        fb, fa = _fit(before, a.t_s, s.box_error_px), _fit(after, b.t_s, s.box_error_px)
+        if max(fb.m_per_px, fa.m_per_px) > s.split_max_m_per_px:
+            continue
         vb = float(np.hypot(*fb.vel))
         if vb < s.min_reversal_ms:
             continue
@@ -252,10 +264,10 @@ def _end_fit(track: Track, s: TrackRepairSettings, last: bool) -> _Fit | None:
     if last:
         side = [p for p in pts if p.t_s >= pts[-1].t_s - s.window_s]
         side = side if len(side) >= s.min_points else pts[-s.min_points:]
-        return _fit(side, side[-1].t_s)
+        return _fit(side, side[-1].t_s, s.box_error_px)
     side = [p for p in pts if p.t_s <= pts[0].t_s + s.window_s]
     side = side if len(side) >= s.min_points else pts[: s.min_points]
-    return _fit(side, side[0].t_s)
+    return _fit(side, side[0].t_s, s.box_error_px)
 
 
 def stitch_cost(
