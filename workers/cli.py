@@ -70,10 +70,15 @@ def worker_cmd(
         if pool == "prefork" and device != "cpu":
             raise ValueError("--pool prefork cannot run CUDA: a CUDA context does not survive fork (use solo or threads)")
         if device != "cpu":
-            import onnxruntime as ort
+            from workers.jobs import gpu_backends
 
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ValueError(f"--device {device}: this onnxruntime has no CUDA provider (install onnxruntime-gpu)")
+            backends = gpu_backends()
+            if not backends:
+                raise ValueError(
+                    f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
+                    "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
+                )
+            err.print(f"GPU detector backends on this machine: {', '.join(backends)}", highlight=False)
     except ValueError as exc:
         _fail(exc)
     settings = _settings(db, broker)
@@ -101,7 +106,8 @@ def submit_cmd(
     video: Annotated[Path, typer.Argument(help="video file (at a path every worker can read)")],
     camera: Annotated[Path, typer.Option("--camera", help="camera config (camera.yaml)")],
     device: Annotated[str, typer.Option("--device", help="cpu or cuda: routes to detect.cpu / detect.gpu")] = "cpu",
-    detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
+    detector: Annotated[str, typer.Option("--detector", help="detector backend (onnx, ultralytics, motion)")] = "onnx",
+    model: Annotated[Optional[str], typer.Option("--model", help="detector model: a committed model's name, or a file every worker can read (an ultralytics .pt for --detector ultralytics: python -m detectors.pt_from_onnx)")] = None,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
     defer_plates: Annotated[bool, typer.Option("--defer-plates", help="read plates on the plates queue after each segment is stored (safecity.read_plate), not inside the segment")] = False,
     registry: Annotated[Optional[str], typer.Option("--registry", help="match each stored violation on the registry queue (safecity.match_registry): sql:URL or http://host:port")] = None,
@@ -124,7 +130,11 @@ def submit_cmd(
     ctx = WorkerContext(settings)
     try:
         where = evidence if evidence is None or evidence.startswith("s3://") else Path(evidence)
-        req = SubmitRequest(video, camera, device, detector, None, plates, {"detect_every": detect_every}, where,
+        if model is not None:
+            from detectors.models import resolve_model
+
+            resolve_model(model)  # a name or a file this machine cannot find is refused before any work
+        req = SubmitRequest(video, camera, device, detector, model, plates, {"detect_every": detect_every}, where,
                             plates_deferred=defer_plates, registry=registry)
         sub = submit_job(ctx, req)
         sent = enqueue(create_app(settings), ctx, sub.job_id)

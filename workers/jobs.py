@@ -98,14 +98,28 @@ class WorkerContext:
 
         options: dict[str, Any] = {}
         if name in ("onnx",):
+            if self.device != "cpu" and not onnx_cuda_available():
+                # onnxruntime would quietly run the job on the CPU under a GPU queue's name.
+                raise PermanentError(
+                    f"worker {self.name}: device {self.device}: this onnxruntime has no CUDA provider, so detector "
+                    "'onnx' cannot run on the GPU (install onnxruntime-gpu, or submit with --detector ultralytics "
+                    "and an ultralytics model, docs/workers.md)"
+                )
             options["providers"] = providers_for(self.device)
             if self.threads:
                 options["intra_op_threads"] = self.threads
+        if name == "ultralytics":
+            options["device"] = torch_device(self.device)
         if name == "motion":
             return build_detector(name, Path(model) if model else None, **options)
         key = (name, model)
         if key not in self._detectors:
-            self._detectors[key] = build_detector(name, Path(model) if model else None, **options)
+            try:
+                self._detectors[key] = build_detector(name, Path(model) if model else None, **options)
+            except PermanentError:
+                raise
+            except ValueError as exc:  # a backend this worker cannot run (ultralytics/torch absent)
+                raise PermanentError(f"worker {self.name}: detector {name!r}: {exc}") from exc
         return self._detectors[key]
 
     def plate_reader(self):
@@ -145,6 +159,35 @@ class WorkerContext:
         for mctx in self._match_contexts.values():
             mctx.adapter.close()
         self._match_contexts.clear()
+
+
+def onnx_cuda_available() -> bool:
+    """True when this onnxruntime has the CUDA execution provider (the onnxruntime-gpu build)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def torch_cuda_available() -> bool:
+    """True when torch is installed and sees a CUDA device (the ultralytics backend can use it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def gpu_backends() -> list[str]:
+    """The detector backends that can run on this machine's GPU: ``onnx``, ``ultralytics``."""
+    return [name for name, ok in (("onnx", onnx_cuda_available()), ("ultralytics", torch_cuda_available())) if ok]
+
+
+def torch_device(device: str) -> str:
+    """The torch device of a worker device: ``cpu``, ``cuda`` -> ``cuda:0``, ``cuda:N``."""
+    detect_queue(device)  # validates the name
+    return "cuda:0" if device == "cuda" else device
 
 
 def providers_for(device: str) -> list[str]:

@@ -174,3 +174,63 @@ def test_cli_refuses_bad_input(tmp_path, args, message):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_gpu_worker_backends_and_devices(tmp_path):
+    """A GPU worker runs the ultralytics backend on the job's CUDA device, and refuses, as a permanent
+    failure naming the fix, a backend that cannot use the GPU here: the onnx backend without
+    onnxruntime's CUDA provider (it would quietly run on the CPU), or ultralytics without torch."""
+    from safecity.errors import PermanentError
+    from workers.jobs import WorkerContext, gpu_backends, onnx_cuda_available, torch_cuda_available, torch_device
+    from workers.settings import load_settings
+
+    assert torch_device("cpu") == "cpu" and torch_device("cuda") == "cuda:0" and torch_device("cuda:3") == "cuda:3"
+    with pytest.raises(ValueError, match="device"):
+        torch_device("gpu")
+    assert gpu_backends() == [n for n, ok in (("onnx", onnx_cuda_available()), ("ultralytics", torch_cuda_available())) if ok]
+    ctx = WorkerContext(load_settings(env={}, evidence_root=tmp_path / "evidence"), device="cuda:1", name="gpu-test")
+    if not onnx_cuda_available():
+        with pytest.raises(PermanentError, match=r"worker gpu-test: device cuda:1: .*no CUDA provider.*onnxruntime-gpu"):
+            ctx.detector("onnx", None)
+    from detectors.ultralytics_yolo import ultralytics_available
+
+    if ultralytics_available() is not None:
+        with pytest.raises(PermanentError, match=r"worker gpu-test: detector 'ultralytics': .*cannot run"):
+            ctx.detector("ultralytics", None)
+    cpu = WorkerContext(load_settings(env={}, evidence_root=tmp_path / "evidence"), device="cpu")
+    detector, name = cpu.detector("onnx", None)
+    assert name.startswith("onnx:") and cpu.detector("onnx", None)[0] is detector  # kept per process
+
+
+def test_gpu_worker_without_any_gpu_backend_exits_2():
+    """`safecity worker --device cuda` on a machine where neither onnxruntime nor torch can use a GPU
+    is refused up front, naming both ways to get one."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+    from workers.jobs import gpu_backends
+
+    if gpu_backends():
+        pytest.skip(f"this machine has GPU backends {gpu_backends()}")
+    result = CliRunner().invoke(app, ["worker", "--queues", "detect.gpu", "--device", "cuda", "--pool", "solo"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "no detector backend can use a GPU" in text and "onnxruntime-gpu" in text and "--detector ultralytics" in text
+
+
+def test_submit_refuses_an_unknown_model_before_any_work(tmp_path):
+    """`safecity submit --model NAME` with a name that is neither a committed model nor a file exits 2
+    naming it; no job is stored."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+
+    db = tmp_path / "jobs.sqlite"
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not a video")
+    result = CliRunner().invoke(app, [
+        "submit", str(video), "--camera", str(tmp_path / "camera.yaml"), "--model", "vehicles-yolov9-nope",
+        "--db", f"sqlite:///{db}", "--broker", TEST_BROKER,
+    ])
+    assert result.exit_code == 2, result.output
+    assert "vehicles-yolov9-nope" in " ".join(result.output.split())
