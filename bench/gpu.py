@@ -67,27 +67,23 @@ def agreement(test, reference, frames: list, min_iou: float = 0.7) -> dict:
     matched / the larger count, and the mean IoU of the matches. The GPU path's check that it
     finds what the CPU path finds.
     """
+    import numpy as np
+
+    from detectors.boxes import box_iou
+
     matched = n_test = n_ref = 0
     ious: list[float] = []
     for a, b in zip(test.detect(frames), reference.detect(frames)):
         n_test, n_ref = n_test + len(a.xyxy), n_ref + len(b.xyxy)
-        used: set[int] = set()
-        for i in range(len(a.xyxy)):
-            best, best_j = min_iou, None
-            for j in range(len(b.xyxy)):
-                if j in used or a.class_names[a.class_id[i]] != b.class_names[b.class_id[j]]:
-                    continue
-                x1, y1 = max(a.xyxy[i][0], b.xyxy[j][0]), max(a.xyxy[i][1], b.xyxy[j][1])
-                x2, y2 = min(a.xyxy[i][2], b.xyxy[j][2]), min(a.xyxy[i][3], b.xyxy[j][3])
-                inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-                area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-                iou = inter / max(area(a.xyxy[i]) + area(b.xyxy[j]) - inter, 1e-9)
-                if iou >= best:
-                    best, best_j = iou, j
-            if best_j is not None:
-                used.add(best_j)
-                matched += 1
-                ious.append(float(best))
+        iou = box_iou(a.xyxy, b.xyxy)
+        same = np.array([[a.class_names[i] == b.class_names[j] for j in b.class_id] for i in a.class_id], dtype=bool)
+        iou = np.where(same.reshape(iou.shape), iou, 0.0)
+        while iou.size and iou.max() >= min_iou:
+            i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
+            ious.append(float(iou[i, j]))
+            matched += 1
+            iou[i, :] = 0.0
+            iou[:, j] = 0.0
     return {
         "boxes_test": n_test, "boxes_reference": n_ref, "matched": matched,
         "matched_share": round(matched / max(n_test, n_ref, 1), 3),
@@ -98,36 +94,30 @@ def agreement(test, reference, frames: list, min_iou: float = 0.7) -> dict:
 def device_path_stages(det, frames: list, batch: int, rounds: int = 5) -> dict:
     """Milliseconds per batch of each step of the detector's device path (best of ``rounds``).
 
-    upload (each uint8 frame into one device tensor), letterbox (on the GPU), forward (the
-    network, FP16), nms (one batched NMS and the copy of the boxes back to the host): the
-    steps of ``UltralyticsDetector._detect_on_device``.
+    upload (each uint8 frame into one device tensor), letterbox (on the device), forward (the
+    network), nms (one batched NMS and the copy of the boxes back to the host): the steps of
+    ``UltralyticsDetector._detect_on_device``, called one by one.
     """
-    import numpy as np
     import torch
-    import torch.nn.functional as F
+
+    def sync() -> None:
+        if str(det.device).startswith("cuda"):
+            torch.cuda.synchronize()
 
     chunk = frames[:batch]
-    h, w = chunk[0].shape[:2]
-    scale = det.input_size / max(h, w)
-    nh, nw = round(h * scale), round(w * scale)
-    ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
     best: dict[str, float] = {}
     for _ in range(rounds):
         t = [time.perf_counter()]
-        x = torch.empty((len(chunk), h, w, 3), dtype=torch.uint8, device=det.device)
-        for i, frame in enumerate(chunk):
-            x[i].copy_(torch.from_numpy(np.ascontiguousarray(frame)))
-        torch.cuda.synchronize()
+        uploaded = det.upload(chunk)
+        sync()
         t.append(time.perf_counter())
-        x = x.permute(0, 3, 1, 2).flip(1).half()
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
-        x = F.pad(x, (0, pw - nw, 0, ph - nh), value=114.0).div_(255.0)
-        torch.cuda.synchronize()
+        x, _ = det.letterbox_on_device(uploaded)
+        sync()
         t.append(time.perf_counter())
         with torch.inference_mode():
             raw = det._net(x)
             raw = raw[0] if isinstance(raw, (list, tuple)) else raw
-            torch.cuda.synchronize()
+            sync()
             t.append(time.perf_counter())
             det._batched_nms(raw)
         t.append(time.perf_counter())

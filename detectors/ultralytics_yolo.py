@@ -291,6 +291,45 @@ class UltralyticsDetector:
         net = net.to(self.device).eval()
         return net.half() if self.half else net.float()
 
+    def upload(self, chunk: Sequence[np.ndarray]) -> Any:
+        """Same-size uint8 frames into one (B, H, W, C) device tensor, each copied straight in.
+
+        No host-side stack of the batch: at 1080p that copy took twice as long as the upload
+        itself on an H200 machine (docs/performance.md).
+        """
+        import torch
+
+        h, w, c = chunk[0].shape
+        batch = torch.empty((len(chunk), h, w, c), dtype=torch.uint8, device=self.device)
+        for i, frame in enumerate(chunk):
+            batch[i].copy_(torch.from_numpy(np.ascontiguousarray(frame)))
+        return batch
+
+    def letterbox_on_device(self, batch: Any) -> tuple[Any, tuple[float, int, int]]:
+        """ultralytics' letterbox of an uploaded BGR batch, on its device.
+
+        Flipped to RGB, resized bilinearly (no antialiasing: OpenCV's INTER_LINEAR, as
+        ultralytics' letterbox) so the longest side is ``input_size``, padded to a multiple of
+        32 with ultralytics' grey (114) split evenly on both sides as its letterbox does (the
+        network is not shift invariant: padding only the bottom moved and added boxes), scaled
+        to 0..1, FP16 when ``half``.
+
+        Returns:
+            ((B, 3, H', W') tensor, (scale, left px, top px)) to map boxes back to the frame.
+        """
+        import torch.nn.functional as F
+
+        h, w = batch.shape[1:3]
+        scale = self.input_size / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+        x = batch.permute(0, 3, 1, 2).flip(1)
+        x = x.half() if self.half else x.float()
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        top, left = round((ph - nh) / 2 - 0.1), round((pw - nw) / 2 - 0.1)  # ultralytics LetterBox's split
+        x = F.pad(x, (left, pw - nw - left, top, ph - nh - top), value=114.0).div_(255.0).clamp_(0.0, 1.0)
+        return x, (scale, left, top)
+
     def _batched_nms(self, raw: Any) -> list[np.ndarray]:
         """Per image (N, 6) rows x1 y1 x2 y2 conf class from the raw (B, 4 + nc, anchors) output.
 
@@ -317,33 +356,13 @@ class UltralyticsDetector:
         return [rows[owner == b][:300] for b in range(p.shape[0])]
 
     def _detect_on_device(self, chunk: list[np.ndarray]) -> list[Detections]:
-        """Letterbox a same-size batch on the device, predict, map boxes back to frame px.
-
-        The frames go to the device as uint8 (a quarter of float32's bytes), are flipped BGR to
-        RGB, resized bilinearly (no antialiasing: OpenCV's INTER_LINEAR, as ultralytics'
-        letterbox) so the longest side is ``input_size``, padded to a multiple of 32 with
-        ultralytics' grey (114) split evenly on both sides, as its letterbox does (the network
-        is not shift invariant: padding only the bottom moved and added boxes), and scaled to
-        0..1. Boxes come back in the padded image's px and are mapped back to the frame.
-        """
+        """Upload a same-size batch as uint8 (a quarter of float32's bytes), letterbox it on the
+        device (:meth:`letterbox_on_device`), predict, map the boxes back to frame px."""
         import torch
-        import torch.nn.functional as F
 
         h, w = chunk[0].shape[:2]
-        scale = self.input_size / max(h, w)
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
-        # Each frame straight into one device tensor: no host-side stack of the batch (at 1080p
-        # that copy took twice as long as the upload itself on an H200 machine).
-        batch = torch.empty((len(chunk), h, w, chunk[0].shape[2]), dtype=torch.uint8, device=self.device)
-        for i, frame in enumerate(chunk):
-            batch[i].copy_(torch.from_numpy(np.ascontiguousarray(frame)))
-        x = batch.permute(0, 3, 1, 2).flip(1)
-        x = x.half() if self.half else x.float()
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
-        dw, dh = (pw - nw) / 2, (ph - nh) / 2
-        top, left = round(dh - 0.1), round(dw - 0.1)  # ultralytics LetterBox's split
-        x = F.pad(x, (left, pw - nw - left, top, ph - nh - top), value=114.0).div_(255.0).clamp_(0.0, 1.0)
+        x, (scale, left, top) = self.letterbox_on_device(self.upload(chunk))
+        ph, pw = x.shape[2:]
         if self._net is not None:
             # The model and one batched NMS for the whole batch (torchvision), without the
             # predictor's per-call setup, per-image Results and host copies of every input.

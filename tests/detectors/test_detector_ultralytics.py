@@ -112,6 +112,11 @@ def test_checkpoint_rebuilt_from_committed_onnx_finds_what_the_onnx_finds(tmp_pa
     cropped = [f[:600, 100:1100].copy() for f in frames]  # another size and aspect ratio
     c = agreement(batched, on_cpu, cropped)
     assert c["boxes_reference"] > 0 and c["matched_share"] == 1.0 and c["mean_iou"] >= 0.99, c
+    # The bench times the same steps one by one (on the CPU here, on CUDA in bench/gpu.sh).
+    from bench.gpu import device_path_stages
+
+    stages = device_path_stages(batched, frames, batch=4, rounds=1)
+    assert set(stages) == {"upload", "letterbox", "forward", "nms"} and all(v > 0 for v in stages.values())
 
 
 def test_rebuilding_a_file_that_is_not_an_ultralytics_export_exits_2(tmp_path: Path, capsys) -> None:
