@@ -112,6 +112,7 @@ def submit_cmd(
     defer_plates: Annotated[bool, typer.Option("--defer-plates", help="read plates on the plates queue after each segment is stored (safecity.read_plate), not inside the segment")] = False,
     registry: Annotated[Optional[str], typer.Option("--registry", help="match each stored violation on the registry queue (safecity.match_registry): sql:URL or http://host:port")] = None,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="detect on every n-th frame")] = 1,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, max=64, help="frames per inference call (default 32 on cuda, 4 on cpu: docs/performance.md)")] = None,
     segment_s: Annotated[Optional[float], typer.Option("--segment-s", help="core length of a segment, s (default $SAFECITY_SEGMENT_S or 60)")] = None,
     warmup_s: Annotated[Optional[float], typer.Option("--warmup-s", help="decoded before each core, s")] = None,
     evidence: Annotated[Optional[str], typer.Option("--evidence", help="evidence folder shared by the workers, or s3://bucket/prefix (default: $SAFECITY_EVIDENCE_URL, else $SAFECITY_EVIDENCE_ROOT)")] = None,
@@ -134,7 +135,10 @@ def submit_cmd(
             from detectors.models import resolve_model
 
             resolve_model(model)  # a name or a file this machine cannot find is refused before any work
-        req = SubmitRequest(video, camera, device, detector, model, plates, {"detect_every": detect_every}, where,
+        from workers.jobs import default_batch_size
+
+        options = {"detect_every": detect_every, "batch_size": batch_size or default_batch_size(device)}
+        req = SubmitRequest(video, camera, device, detector, model, plates, options, where,
                             plates_deferred=defer_plates, registry=registry)
         sub = submit_job(ctx, req)
         sent = enqueue(create_app(settings), ctx, sub.job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,30 @@ def test_submit_refuses_an_unknown_model_before_any_work(tmp_path):
     ])
     assert result.exit_code == 2, result.output
     assert "vehicles-yolov9-nope" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("device", "given", "stored"), [("cuda", None, 32), ("cpu", None, 4), ("cuda:1", 8, 8)])
+def test_submit_batches_gpu_jobs_by_default(tmp_path, broker, device, given, stored):
+    """`safecity submit` stores the job's frames per inference call: 32 for a GPU job (measured on an
+    H200), ProcessOptions' 4 on a CPU, or what --batch-size says. The job waits on the real Redis
+    queue of its device; no worker is needed to read what was stored."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+    from workers.jobs import WorkerContext, job_view
+    from workers.settings import load_settings
+
+    sample = Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1"
+    db_url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    args = ["submit", str(sample / "scene.mp4"), "--camera", str(sample / "camera.yaml"), "--device", device,
+            "--db", db_url, "--broker", broker, "--evidence", str(tmp_path / "evidence"), "--json"]
+    if given:
+        args += ["--batch-size", str(given)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    job_id = json.loads(result.stdout)["job_id"]
+    ctx = WorkerContext(load_settings(env={}, db_url=db_url, broker_url=broker, evidence_root=tmp_path / "evidence"))
+    view = job_view(ctx, job_id)
+    assert view.job["options"]["batch_size"] == stored and view.job["device"] == device
