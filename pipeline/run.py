@@ -405,6 +405,7 @@ def _build_violations(
             "offender_boxes_px": {k: list(track.point_near(f / info.fps).box_px) for k, f in idx.items()},
             "clip": _clip_doc(track, clips.get(vid), info.fps) if vid in clip_bytes else None,
             "measurements": hit.measurements,
+            "track_repairs": list(track.repairs),
             "model": model_name,
             "software_version": SOFTWARE_VERSION,
             "files": [{"kind": f.kind, "path": f.path, "sha256": f.sha256} for f in files],
@@ -417,6 +418,8 @@ def _build_violations(
             measurements["signal_source"] = verdict.phase.source
         if review_reason:
             measurements["review_reason"] = review_reason  # not finable: a person decides
+        if track.repairs:  # the reviewer sees where the vehicle's identity is inferred, not observed
+            measurements["track_repair"] = "; ".join(track.repairs)
         out.append(
             Violation(
                 id=vid,
@@ -513,6 +516,7 @@ def tracks_document(result: ProcessResult) -> dict:
                 "class_name": a.track.class_name,
                 "speed_kmh": round(a.speed.speed_kmh, 2) if a.speed else None,
                 "speed_window_s": [round(a.speed.t_start_s, 3), round(a.speed.t_end_s, 3)] if a.speed else None,
+                "repairs": list(a.track.repairs),
                 "points": [
                     {"frame": p.frame, "box_px": [round(c, 1) for c in p.box_px], "road_m": [round(c, 3) for c in p.road_m], "usable": p.usable,
                      "class_name": p.class_name, "confidence": round(p.confidence, 3)}

@@ -245,8 +245,15 @@ def split_switches(tracks: list[Track], next_id: int, settings: TrackRepairSetti
             continue
         cut, f = found
         first, second = track.points[:cut], track.points[cut:]
-        head = Track(track.track_id, _vote(first, track.class_name), first)
-        tail = Track(next_id, _vote(second, track.class_name), second)
+        turned = (
+            f"the path turned back between frames {first[-1].frame} and {second[0].frame} "
+            f"({f.speed_before_ms} m/s, then {f.speed_after_ms} m/s the other way: {f.accel_needed_ms2} m/s² "
+            "needed, more than a vehicle can)"
+        )
+        head = Track(track.track_id, _vote(first, track.class_name), first,
+                     track.repairs + (f"split: from frame {second[0].frame} the tracker's id followed another vehicle (track {next_id}); {turned}",))
+        tail = Track(next_id, _vote(second, track.class_name), second,
+                     (f"split from track {track.track_id}, whose id this vehicle took over at frame {second[0].frame}; {turned}",))
         notes.append(
             f"split track={track.track_id} new_track={next_id} at_frame={f.at_frame} "
             f"speed_before_ms={f.speed_before_ms} speed_after_ms={f.speed_after_ms} accel_needed_ms2={f.accel_needed_ms2}"
@@ -341,7 +348,12 @@ def stitch_breaks(tracks: list[Track], settings: TrackRepairSettings | None = No
                 continue
             a, b = current[ia], current[ib]
             points = a.points + b.points
-            current[ia] = Track(ia, _vote(points, a.class_name), points)
+            missed = b.points[0].frame - a.points[-1].frame - 1
+            note = (
+                f"stitched: not seen in frames {a.points[-1].frame + 1}-{b.points[0].frame - 1} ({missed} frames); "
+                f"track {ib} after the gap is this vehicle by road position and speed (cost {cost:.2f} of at most 1)"
+            )
+            current[ia] = Track(ia, _vote(points, a.class_name), points, a.repairs + b.repairs + (note,))
             del current[ib]
             used_a.add(ia)
             used_b.add(ib)

@@ -69,11 +69,17 @@ class ClassVote:
 
 @dataclass(frozen=True)
 class Track:
-    """A tracked vehicle: its class and its observations in time order."""
+    """A tracked vehicle: its class and its observations in time order.
+
+    ``repairs`` says, in words for the reviewer, where the track was split from another or
+    stitched across frames it was not seen in (pipeline/track_repair.py): its identity there
+    is inferred from road position and speed, not observed.
+    """
 
     track_id: int
     class_name: str
     points: tuple[TrackPoint, ...]
+    repairs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.points:

@@ -52,6 +52,10 @@ def test_switch_from_approaching_car_to_wrong_way_car_is_split_at_the_turn():
     assert sorted(by_id) == [1, 7, 8]  # the second vehicle gets the next free id
     assert by_id[1].points[-1].frame == 60 and by_id[8].points[0].frame == 66
     assert len(by_id[1].points) + len(by_id[8].points) == len(track.points)
+    # Both halves say so, for the reviewer; the untouched track says nothing.
+    assert by_id[1].repairs and "from frame 66 the tracker's id followed another vehicle (track 8)" in by_id[1].repairs[0]
+    assert by_id[8].repairs and by_id[8].repairs[0].startswith("split from track 1") and "m/s² needed" in by_id[8].repairs[0]
+    assert by_id[7].repairs == ()
 
 
 @pytest.mark.parametrize(
@@ -105,6 +109,7 @@ def test_break_of_eight_frames_is_stitched_and_keeps_the_first_id():
     assert [t.track_id for t in out] == [3]
     assert [p.frame for p in out[0].points] == [*fa, *fb]
     assert notes and "joined=6" in notes[0]
+    assert len(out[0].repairs) == 1 and out[0].repairs[0].startswith("stitched: not seen in frames 128-135 (8 frames); track 6")
 
 
 def test_three_pieces_of_one_vehicle_become_one_track():
@@ -170,47 +175,42 @@ def test_repair_of_nothing_is_nothing():
 def test_generated_wrong_way_driver_is_judged_after_the_switch_is_split(tmp_path):
     """`oncoming` seed 12 with the fine-tuned detector: ByteTrack hands the id of a car leaving at
     the bottom edge to the wrong-way driver entering there (frame ~66), so the joined track looks
-    like a car that came along its own side into the oncoming lane. Unrepaired, the rules report
-    that track as oncoming-lane and miss the wrong-way driver; repaired, the split-off track is
-    the wrong-way driver and no oncoming-lane case is made of it."""
+    like a car that came along its own side into the oncoming lane. `process_video` (repair on by
+    default) splits it: the wrong-way driver is reported, with the repair note in its
+    measurements and evidence metadata, and no oncoming-lane case is made of the joined path.
+    The two halves joined again (what ByteTrack gave) are judged oncoming-lane, not wrong way."""
     from detectors.models import resolve_model
-    from pipeline.analysis import analyse_track, split_persons
+    from pipeline.analysis import analyse_track
     from pipeline.config import load_camera_config
-    from pipeline.run import ProcessOptions, process_video
+    from pipeline.run import process_video
     from pipeline.scene import build_scene_geometry
     from pipeline.signal_sources.setup import SignalSetup
+    from pipeline.types import Track
     from safecity.composition import build_detector
     from scenes.generate import generate_scene
 
     files = generate_scene(tmp_path / "scene", scenario="oncoming", seed=12)
     config = load_camera_config(files.camera)
     detector, name = build_detector("onnx", resolve_model("vehicles-yolov5nu-ft"))
-    run = process_video(files.video, config, "0" * 64, detector, name, tmp_path / "ev",
-                        ProcessOptions(track_repair=False))
+    run = process_video(files.video, config, "0" * 64, detector, name, tmp_path / "ev")
     wrong_way_car = next(v for v in json.loads(files.truth.read_text())["vehicles"] if v["role"] == "wrong way")
     enters = wrong_way_car["frames"][0]["frame"]
 
-    def judged(tracks):
-        """track id -> (first frame, last frame, the rules' hit types)."""
-        geometry, signal = build_scene_geometry(config), SignalSetup.from_config(config).source
-        out = {}
-        for t in tracks:
-            a = analyse_track(t, config, geometry, signal)
-            out[t.track_id] = (t.points[0].frame, t.points[-1].frame, {h.type for h in a.hits})
-        return out
+    tracks = {a.track.track_id: a.track for a in run.analyses}
+    tails = [t for t in tracks.values() if t.repairs and t.repairs[0].startswith("split from track")]
+    assert len(tails) == 1
+    tail = tails[0]
+    head = tracks[int(tail.repairs[0].split()[3].rstrip(","))]
+    assert abs(tail.points[0].frame - enters) <= 5 and head.points[-1].frame < enters
+    by_track = {}
+    for v in run.violations:
+        by_track.setdefault(v.track_id, {})[v.type] = v
+    assert "wrong_way" in by_track.get(tail.track_id, {})
+    assert "split from track" in by_track[tail.track_id]["wrong_way"].measurements["track_repair"]
+    assert "oncoming_lane" not in by_track.get(head.track_id, {})
+    meta = json.loads((tmp_path / "ev" / by_track[tail.track_id]["wrong_way"].id / "metadata.json").read_text())
+    assert meta["track_repairs"] == list(tail.repairs)
 
-    raw = [a.track for a in run.analyses]
-    before = judged(raw)
-    assert not any("wrong_way" in hits for _, _, hits in before.values())
-    vehicles, _ = split_persons(raw)
-    after = judged(repair_tracks(vehicles))
-    split = [tid for tid in before if after[tid][1] != before[tid][1]]
-    assert len(split) == 1  # the one switch, and nothing else changed
-    (tid,) = split
-    new = [t for t in after if t not in before]
-    assert len(new) == 1
-    # Unrepaired: the joined track, seen long before the wrong-way car entered, is an oncoming-lane case.
-    assert before[tid][0] < enters - 30 and "oncoming_lane" in before[tid][2]
-    # Repaired: it ends before the wrong-way car enters and is no case; the new track is that car.
-    assert after[tid][1] < enters and "oncoming_lane" not in after[tid][2], after[tid]
-    assert abs(after[new[0]][0] - enters) <= 5 and "wrong_way" in after[new[0]][2], after[new[0]]
+    joined = Track(head.track_id, head.class_name, head.points + tail.points)
+    hits = {h.type for h in analyse_track(joined, config, build_scene_geometry(config), SignalSetup.from_config(config).source).hits}
+    assert "oncoming_lane" in hits and "wrong_way" not in hits

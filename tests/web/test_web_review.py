@@ -196,3 +196,19 @@ def test_review_flow_on_each_backend(db_url, tmp_path, clock):
     finally:
         dispose_app(app)
         site.sessions.kw["bind"].dispose()
+
+
+def test_case_page_says_where_the_track_was_repaired(client, seeded):
+    """A violation on a stitched or split track (pipeline/track_repair.py) shows the reviewer the
+    repair note, so a person checks on the frames that it is one vehicle; other cases do not."""
+    from store.schema import ViolationRow
+
+    vid = seeded.ids["confirm"]
+    note = "stitched: not seen in frames 128-134 (7 frames); track 6 after the gap is this vehicle by road position and speed"
+    with seeded.sessions.begin() as s:
+        row = s.get(ViolationRow, vid)
+        row.measurements = {**row.measurements, "track_repair": note}
+    _reviewer(client)
+    page = client.get(f"/cases/{vid}").text
+    assert 'data-testid="track-repair"' in page and "not seen in frames 128-134" in page
+    assert 'data-testid="track-repair"' not in client.get(f"/cases/{seeded.ids['unregistered']}").text
