@@ -94,32 +94,11 @@ class WorkerContext:
     def detector(self, name: str, model: str | None) -> tuple[Any, str]:
         """A detector for a segment. Stateless model backends are kept per process; a stateful
         one (``motion``: one background model per stream) is new for every segment."""
-        from safecity.composition import build_detector
-
-        options: dict[str, Any] = {}
-        if name in ("onnx",):
-            if self.device != "cpu" and not onnx_cuda_available():
-                # onnxruntime would quietly run the job on the CPU under a GPU queue's name.
-                raise PermanentError(
-                    f"worker {self.name}: device {self.device}: this onnxruntime has no CUDA provider, so detector "
-                    "'onnx' cannot run on the GPU (install onnxruntime-gpu, or submit with --detector ultralytics "
-                    "and an ultralytics model, docs/workers.md)"
-                )
-            options["providers"] = providers_for(self.device)
-            if self.threads:
-                options["intra_op_threads"] = self.threads
-        if name == "ultralytics":
-            options["device"] = torch_device(self.device)
         if name == "motion":
-            return build_detector(name, Path(model) if model else None, **options)
+            return device_detector(name, model, self.device, self.threads, self.name)
         key = (name, model)
         if key not in self._detectors:
-            try:
-                self._detectors[key] = build_detector(name, Path(model) if model else None, **options)
-            except PermanentError:
-                raise
-            except ValueError as exc:  # a backend this worker cannot run (ultralytics/torch absent)
-                raise PermanentError(f"worker {self.name}: detector {name!r}: {exc}") from exc
+            self._detectors[key] = device_detector(name, model, self.device, self.threads, self.name)
         return self._detectors[key]
 
     def plate_reader(self):
@@ -188,6 +167,37 @@ def torch_device(device: str) -> str:
     """The torch device of a worker device: ``cpu``, ``cuda`` -> ``cuda:0``, ``cuda:N``."""
     detect_queue(device)  # validates the name
     return "cuda:0" if device == "cuda" else device
+
+
+def device_detector(name: str, model: str | None, device: str, threads: int | None = None, worker: str = "") -> tuple[Any, str]:
+    """(detector, model name) of backend ``name`` on a worker's ``device`` (file jobs and live).
+
+    ``onnx`` gets the device's execution providers (and ``threads`` intra-op threads), and is
+    refused on a CUDA device whose onnxruntime has no CUDA provider, where it would quietly
+    run on the CPU; ``ultralytics`` runs on the device's ``cuda:N``. A backend this machine
+    cannot run is a :class:`PermanentError` naming the worker, the backend and the fix.
+    """
+    from safecity.composition import build_detector
+
+    options: dict[str, Any] = {}
+    if name == "onnx":
+        if device != "cpu" and not onnx_cuda_available():
+            raise PermanentError(
+                f"worker {worker}: device {device}: this onnxruntime has no CUDA provider, so detector "
+                "'onnx' cannot run on the GPU (install onnxruntime-gpu, or use --detector ultralytics "
+                "with an ultralytics model, docs/workers.md)"
+            )
+        options["providers"] = providers_for(device)
+        if threads:
+            options["intra_op_threads"] = threads
+    if name == "ultralytics":
+        options["device"] = torch_device(device)
+    try:
+        return build_detector(name, Path(model) if model else None, **options)
+    except PermanentError:
+        raise
+    except ValueError as exc:  # a backend this machine cannot run (ultralytics/torch absent)
+        raise PermanentError(f"worker {worker}: detector {name!r}: {exc}") from exc
 
 
 #: Frames per inference call of a job when ``submit`` is not told: a GPU gains from batching

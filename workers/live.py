@@ -63,6 +63,7 @@ class LiveSettings(BaseModel):
     pipeline: bool = Field(True, description="False: read and watch the streams only (no detection)")
     detector: str = "onnx"
     model: Path | None = None
+    device: str = Field("cpu", description="cpu, cuda or cuda:N: where detection runs (workers.jobs.device_detector)")
     batch_size: int = Field(4, ge=1, le=64)
     detect_every: int = Field(1, ge=1, le=10)
     plates: bool = True
@@ -78,6 +79,9 @@ class LiveSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "LiveSettings":
         check_worker_id(self.worker_id)
+        from workers.routing import detect_queue
+
+        detect_queue(self.device)  # ValueError naming a bad device
         if self.warmup_s >= self.chunk_s:
             raise ValueError(f"warmup_s ({self.warmup_s}) must be under chunk_s ({self.chunk_s})")
         if self.max_tail_s < self.min_tail_s:

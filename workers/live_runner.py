@@ -334,13 +334,15 @@ class CameraRunner:
         from exchange.home import init_home
         from pipeline.config import load_camera_config
         from pipeline.run import ProcessOptions
-        from safecity.composition import build_detector
+        from workers.jobs import device_detector
 
         try:
             config_path = Path(self.camera.config_path)
             config = load_camera_config(config_path)
             config_sha = hashlib.sha256(config_path.read_bytes()).hexdigest()
-            detector, model_name = build_detector(self.s.detector, self.s.model)
+            detector, model_name = device_detector(
+                self.s.detector, str(self.s.model) if self.s.model else None, self.s.device, worker=self.s.worker_id
+            )
             plate_reader = None
             if self.s.plates:
                 from plates.reader import PlateReader

@@ -233,6 +233,10 @@ def live_cmd(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="evidence and spool root (default: <home>/live)")] = None,
     pipeline: Annotated[bool, typer.Option("--pipeline/--watch-only", help="run detection and rules, or only read and watch the streams")] = True,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10)] = 1,
+    detector: Annotated[str, typer.Option("--detector", help="detector backend (onnx, ultralytics, motion)")] = "onnx",
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a committed model's name or a file (an ultralytics .pt for --detector ultralytics)")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda for --pool gpu, else cpu)")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, max=64, help="frames per inference call (default 32 on cuda, 4 on cpu)")] = None,
     plates: Annotated[bool, typer.Option("--plates/--no-plates")] = True,
     keep_chunks: Annotated[bool, typer.Option("--keep-chunks", help="keep every recorded chunk")] = False,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Prometheus /metrics port (0: none)")] = 0,
@@ -245,12 +249,24 @@ def live_cmd(
 
     root = out_dir or home_path() / "live"
     try:
+        from workers.jobs import default_batch_size
+
+        device = device or ("cuda" if pool == "gpu" else "cpu")
         settings = LiveSettings(
+            detector=detector, model=model, device=device, batch_size=batch_size or default_batch_size(device),
             redis_url=redis_url or default_redis_url(), db_url=_db_url(db), key_prefix=prefix, worker_id=worker_id or default_worker_id(), pool=pool,
             max_cameras=max_cameras, lease_ttl_s=lease_ttl_s, scan_interval_s=scan_interval_s, chunk_s=chunk_s, max_tail_s=max_tail_s,
             spool_dir=root / "spool", out_dir=root, pipeline=pipeline, detect_every=detect_every, plates=plates,
             keep_chunks=keep_chunks, metrics_port=metrics_port, rtsp_transport=rtsp_transport,
         )
+        if pipeline and device != "cpu":
+            from workers.jobs import gpu_backends
+
+            if not gpu_backends():
+                raise ValueError(
+                    f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
+                    "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
+                )
     except ValueError as exc:
         _fail(str(exc))
     red = _redis(redis_url)

@@ -262,3 +262,42 @@ def test_submit_batches_gpu_jobs_by_default(tmp_path, broker, device, given, sto
     ctx = WorkerContext(load_settings(env={}, db_url=db_url, broker_url=broker, evidence_root=tmp_path / "evidence"))
     view = job_view(ctx, job_id)
     assert view.job["options"]["batch_size"] == stored and view.job["device"] == device
+
+
+def test_live_workers_choose_device_and_batch_like_jobs(tmp_path):
+    """`safecity live` takes --detector/--model/--device/--batch-size: a GPU pool defaults to
+    cuda and batches of 32 (a CPU pool to cpu and 4), and builds its detector with the same
+    device rules as file jobs; a bad device is refused with exit 2 naming it."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+    from safecity.errors import PermanentError
+    from workers.jobs import device_detector, onnx_cuda_available
+    from workers.live import LiveSettings
+
+    base = dict(redis_url="redis://unused", db_url="sqlite://", worker_id="w-dev", spool_dir=tmp_path / "s", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="device"):
+        LiveSettings(**base, device="tpu")
+    assert LiveSettings(**base).device == "cpu"
+    detector, name = device_detector("onnx", None, "cpu", worker="w-dev")
+    assert name.startswith("onnx:")
+    if not onnx_cuda_available():
+        with pytest.raises(PermanentError, match="worker w-dev: device cuda: .*onnxruntime-gpu"):
+            device_detector("onnx", None, "cuda", worker="w-dev")
+    result = CliRunner().invoke(app, ["live", "--device", "tpu", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "tpu" in result.output, result.output
+
+
+def test_live_gpu_pool_without_any_gpu_backend_exits_2(tmp_path):
+    """`safecity live --pool gpu` (device cuda by default) is refused up front where no backend can
+    use a GPU, as `safecity worker --device cuda` is; `--watch-only` needs no detector."""
+    from typer.testing import CliRunner
+
+    from safecity.cli import app
+    from workers.jobs import gpu_backends
+
+    if gpu_backends():
+        pytest.skip(f"this machine has GPU backends {gpu_backends()}")
+    result = CliRunner().invoke(app, ["live", "--pool", "gpu", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "no detector backend can use a GPU" in " ".join(result.output.split())
