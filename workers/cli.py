@@ -69,15 +69,10 @@ def worker_cmd(
             raise ValueError(f"--pool: expected prefork, solo or threads, got {pool!r}")
         if pool == "prefork" and device != "cpu":
             raise ValueError("--pool prefork cannot run CUDA: a CUDA context does not survive fork (use solo or threads)")
-        if device != "cpu":
-            from workers.jobs import gpu_backends
+        from workers.jobs import require_gpu_backend
 
-            backends = gpu_backends()
-            if not backends:
-                raise ValueError(
-                    f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
-                    "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
-                )
+        backends = require_gpu_backend(device)
+        if backends:
             err.print(f"GPU detector backends on this machine: {', '.join(backends)}", highlight=False)
     except ValueError as exc:
         _fail(exc)

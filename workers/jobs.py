@@ -163,6 +163,24 @@ def gpu_backends() -> list[str]:
     return [name for name, ok in (("onnx", onnx_cuda_available()), ("ultralytics", torch_cuda_available())) if ok]
 
 
+def require_gpu_backend(device: str) -> list[str]:
+    """The GPU backends for a worker on ``device`` (none needed on ``cpu``).
+
+    Raises:
+        ValueError: a CUDA device where no detector backend can use a GPU, naming both fixes.
+    """
+    detect_queue(device)  # validates the name
+    if device == "cpu":
+        return []
+    backends = gpu_backends()
+    if not backends:
+        raise ValueError(
+            f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
+            "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
+        )
+    return backends
+
+
 def torch_device(device: str) -> str:
     """The torch device of a worker device: ``cpu``, ``cuda`` -> ``cuda:0``, ``cuda:N``."""
     detect_queue(device)  # validates the name

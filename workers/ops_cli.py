@@ -259,14 +259,10 @@ def live_cmd(
             spool_dir=root / "spool", out_dir=root, pipeline=pipeline, detect_every=detect_every, plates=plates,
             keep_chunks=keep_chunks, metrics_port=metrics_port, rtsp_transport=rtsp_transport,
         )
-        if pipeline and device != "cpu":
-            from workers.jobs import gpu_backends
+        if pipeline:
+            from workers.jobs import require_gpu_backend
 
-            if not gpu_backends():
-                raise ValueError(
-                    f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
-                    "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
-                )
+            require_gpu_backend(device)
     except ValueError as exc:
         _fail(str(exc))
     red = _redis(redis_url)
