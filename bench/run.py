@@ -76,6 +76,10 @@ class BenchReport:
     detector: dict[str, Timing] = field(default_factory=dict)
     pipeline: dict[str, Timing] = field(default_factory=dict)
     pipeline_with_evidence: dict[str, Timing] = field(default_factory=dict)
+    # The defaults on the source with plates read for every violating vehicle (evidence included),
+    # and what that run found: its pair is pipeline_with_evidence["source"] (plates off).
+    pipeline_with_plates: dict[str, Timing] = field(default_factory=dict)
+    plates: dict = field(default_factory=dict)
     before: dict[str, Timing] = field(default_factory=dict)
     steps: dict[str, Timing] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
@@ -98,6 +102,15 @@ class BenchReport:
                 out[f"pipeline / every-frame pipeline, per CPU second ({label})"] = _ratio(
                     run.fps_per_core, before.fps_per_core
                 )
+        on, off = self.pipeline_with_plates.get("source"), self.pipeline_with_evidence.get("source")
+        if on and off:
+            out["plates on / plates off, per CPU second, evidence included (source)"] = _ratio(on.fps_per_core, off.fps_per_core)
+            out[f"real-time {STREAM_FPS:.0f} fps streams per CPU core, plates on, evidence included (source)"] = round(
+                on.streams_per_core(STREAM_FPS), 2
+            )
+            out[f"real-time {STREAM_FPS:.0f} fps streams per CPU core, plates off, evidence included (source)"] = round(
+                off.streams_per_core(STREAM_FPS), 2
+            )
         native = self.pipeline.get("source")
         base = self.baseline.get("timing")
         out["pipeline / naive baseline, per CPU second (source)"] = (
@@ -126,6 +139,8 @@ class BenchReport:
                 for k, v in self.pipeline.items()
             },
             "pipeline_with_evidence": {k: v.to_dict() for k, v in self.pipeline_with_evidence.items()},
+            "pipeline_with_plates": {k: v.to_dict() for k, v in self.pipeline_with_plates.items()},
+            "plates": self.plates,
             "every_frame_pipeline": {
                 k: v.to_dict() | {"streams_per_core": round(v.streams_per_core(STREAM_FPS), 2)}
                 for k, v in self.before.items()
@@ -285,6 +300,16 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
         step(f"full pipeline, source, {name}")
         report.steps[name], with_evidence = pipeline_run(source, replace(defaults, **overrides))
     report.pipeline_with_evidence["source"] = with_evidence
+    step("full pipeline, source, defaults + plates")
+    from plates.reader import PlateReader
+
+    outcome: dict = {}
+    report.pipeline_with_plates["source"] = full_pipeline(
+        source.video, source.camera,
+        create_detector("onnx", model_path=settings.model, agnostic_nms=True, intra_op_threads=settings.threads),
+        model_name, replace(defaults, **SCHEDULED), plate_reader=PlateReader.create(), outcome=outcome,
+    )[1]
+    report.plates = outcome
     report.pipeline["source"] = report.steps[STEPS[-1][0]]
     report.before["source"] = report.steps[BEFORE]
     seen = {(source.video, source.camera): "source"}

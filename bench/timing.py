@@ -120,7 +120,7 @@ def detector_only(detector: Detector, frames: Sequence[np.ndarray], batch_size: 
 
 
 def full_pipeline(
-    video: Path, camera: Path, detector: Detector, model_name: str, options=None
+    video: Path, camera: Path, detector: Detector, model_name: str, options=None, plate_reader=None, outcome: dict | None = None
 ) -> tuple[Timing, Timing]:
     """``pipeline.run.process_video`` on the video: decode, detect, track, rules, evidence files.
 
@@ -129,6 +129,10 @@ def full_pipeline(
         (``ProcessResult.seconds`` / ``cpu_seconds``), the per-frame cost; the second adds the
         evidence pass (stills, H.264 clips of every violation), a cost per violation that a
         violation-dense generated scene inflates.
+
+    ``plate_reader`` reads the plate of every violating vehicle, as ``safecity process`` does
+    (in the evidence pass: the second figure); ``outcome``, when given, is filled with the
+    run's violation count and the plates read.
 
     Evidence goes to a temporary folder that is left for the OS to clean (never deleted here).
     """
@@ -142,11 +146,15 @@ def full_pipeline(
 
     def work() -> int:
         result = process_video(
-            video, config, config_sha, detector, model_name, evidence, options or ProcessOptions()
+            video, config, config_sha, detector, model_name, evidence, options or ProcessOptions(),
+            plate_reader=plate_reader,
         )
         results.append(result)
         return result.frames
 
     total = timed(work)
     run = results[0]
+    if outcome is not None:
+        outcome["violations"] = len(run.violations)
+        outcome["plates_read"] = sum(1 for v in run.violations if v.plate_status == "read")
     return Timing(run.frames, run.seconds, run.cpu_seconds), total

@@ -61,6 +61,11 @@ def test_bench_json_on_a_small_clip(tmp_path: Path) -> None:
     assert ratios["real-time 25 fps streams per CPU core (1080p25)"] > 0
     assert ratios["pipeline / naive baseline, per CPU second (source)"] is None
     assert ratios["pipeline / every-frame pipeline, per CPU second (1080p25)"] > 0
+    # Plates on: the same scheduled run with a plate reader, paired with the plates-off run.
+    assert doc["pipeline_with_plates"]["source"]["frames"] == 8 and doc["pipeline_with_plates"]["source"]["cpu_s"] > 0
+    assert set(doc["plates"]) == {"violations", "plates_read"} and doc["plates"]["plates_read"] <= doc["plates"]["violations"]
+    assert ratios["plates on / plates off, per CPU second, evidence included (source)"] > 0
+    assert ratios["real-time 25 fps streams per CPU core, plates on, evidence included (source)"] > 0
 
 
 def test_missing_video_exits_2(tmp_path: Path) -> None:
