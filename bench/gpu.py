@@ -115,11 +115,10 @@ def device_path_stages(det, frames: list, batch: int, rounds: int = 5) -> dict:
         sync()
         t.append(time.perf_counter())
         with torch.inference_mode():
-            raw = det._net(x)
-            raw = raw[0] if isinstance(raw, (list, tuple)) else raw
+            raw = det.forward(x)
             sync()
             t.append(time.perf_counter())
-            det._batched_nms(raw)
+            det.batched_nms(raw)
         t.append(time.perf_counter())
         for name, a, b in zip(("upload", "letterbox", "forward", "nms"), t, t[1:]):
             best[name] = min(best.get(name, 1e9), (b - a) * 1000)
@@ -194,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("ultralytics CUDA FP16, device letterbox", False, True),
                 ("ultralytics TensorRT FP16, device letterbox", True, True),
             )
+            reference = OnnxYoloDetector(model, agnostic_nms=True, providers=["CPUExecutionProvider"])
             for name, trt, on_device in variants:
                 if trt and importlib.util.find_spec("tensorrt") is None:
                     # The detector would fall back to PyTorch: that row would repeat the one above.
@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
                     det = UltralyticsDetector(args.pt, device="cuda:0", half=True, tensorrt=trt, agnostic_nms=True,
                                               max_batch=max(BATCHES), preprocess_on_device=on_device)
                     rows = {f"{name}, batch {b}": round(_throughput(det, frames, b), 1) for b in BATCHES}
-                    reference = OnnxYoloDetector(model, agnostic_nms=True, providers=["CPUExecutionProvider"])
                     report.setdefault("agreement_with_onnx_cpu", {})[name] = agreement(det, reference, frames[:32])
                     if on_device and getattr(det, "_net", None) is not None:
                         report.setdefault("device_path_ms_per_batch", {})[f"{name}, batch 32"] = device_path_stages(det, frames, 32)

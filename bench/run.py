@@ -290,11 +290,12 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
     }
     model_name = f"onnx:{settings.model.name}"
 
-    def pipeline_run(variant: Source, options: ProcessOptions) -> tuple[Timing, Timing]:
+    def pipeline_run(variant: Source, options: ProcessOptions, **extra) -> tuple[Timing, Timing]:
+        """``full_pipeline`` with a fresh detector; ``extra``: its plate_reader and outcome."""
         pipeline_detector = create_detector(
             "onnx", model_path=settings.model, agnostic_nms=True, intra_op_threads=settings.threads
         )
-        return full_pipeline(variant.video, variant.camera, pipeline_detector, model_name, options)
+        return full_pipeline(variant.video, variant.camera, pipeline_detector, model_name, options, **extra)
 
     for name, overrides in STEPS:
         step(f"full pipeline, source, {name}")
@@ -304,10 +305,8 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
     from plates.reader import PlateReader
 
     outcome: dict = {}
-    report.pipeline_with_plates["source"] = full_pipeline(
-        source.video, source.camera,
-        create_detector("onnx", model_path=settings.model, agnostic_nms=True, intra_op_threads=settings.threads),
-        model_name, replace(defaults, **SCHEDULED), plate_reader=PlateReader.create(), outcome=outcome,
+    report.pipeline_with_plates["source"] = pipeline_run(
+        source, replace(defaults, **SCHEDULED), plate_reader=PlateReader.create(), outcome=outcome
     )[1]
     report.plates = outcome
     report.pipeline["source"] = report.steps[STEPS[-1][0]]

@@ -330,7 +330,12 @@ class UltralyticsDetector:
         x = F.pad(x, (left, pw - nw - left, top, ph - nh - top), value=114.0).div_(255.0).clamp_(0.0, 1.0)
         return x, (scale, left, top)
 
-    def _batched_nms(self, raw: Any) -> list[np.ndarray]:
+    def forward(self, x: Any) -> Any:
+        """The network's raw (B, 4 + nc, anchors) output for a letterboxed batch (device path)."""
+        raw = self._net(x)
+        return raw[0] if isinstance(raw, (list, tuple)) else raw
+
+    def batched_nms(self, raw: Any) -> list[np.ndarray]:
         """Per image (N, 6) rows x1 y1 x2 y2 conf class from the raw (B, 4 + nc, anchors) output.
 
         ultralytics' NMS semantics (each anchor's best class over all classes; kept when above
@@ -367,9 +372,7 @@ class UltralyticsDetector:
             # The model and one batched NMS for the whole batch (torchvision), without the
             # predictor's per-call setup, per-image Results and host copies of every input.
             with torch.inference_mode():
-                raw = self._net(x)
-                raw = raw[0] if isinstance(raw, (list, tuple)) else raw
-                rows = self._batched_nms(raw)
+                rows = self.batched_nms(self.forward(x))
         else:  # a TensorRT engine: through the predictor, the batch already letterboxed
             results = self._model.predict(
                 x, conf=self.conf_threshold, iou=self.iou_threshold, imgsz=(ph, pw), device=self.device,

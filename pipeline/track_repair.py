@@ -20,13 +20,12 @@ their sources: :class:`TrackRepairSettings`, docs/tracking.md.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.kinematics import fit_velocity
-from pipeline.types import Track, TrackPoint
+from pipeline.types import Track, TrackPoint, weighted_class
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,7 @@ def find_split(track: Track, settings: TrackRepairSettings | None = None) -> tup
     ends = np.searchsorted(times, times + s.window_s, side="right")  # one past the window starting at k
     xy = np.array([pts[i].road_m for i in idx], dtype=np.float64)
     candidates = _reversal_candidates(times, xy, starts, ends, s)
-    best: tuple[float, int, int, _Fit, _Fit, float] | None = None
+    best: tuple[float, int, int, _Fit, _Fit] | None = None
     for k in candidates:
         a, b = pts[idx[k]], pts[idx[k + 1]]
         before = _window(pts, idx, times, int(starts[k]), k + 1, s)
@@ -208,24 +207,16 @@ def find_split(track: Track, settings: TrackRepairSettings | None = None) -> tup
             continue
         need = dv / max(dt, 1e-6)
         if best is None or need > best[0]:
-            best = (need, idx[k], idx[k + 1], fb, fa, dv)
+            best = (need, idx[k], idx[k + 1], fb, fa)
     if best is None:
         return None
-    need, i_a, i_b, fb, fa, _ = best
+    need, i_a, i_b, fb, fa = best
     heading = fb.vel / np.hypot(*fb.vel)
     # The turning point: the farthest along the first heading among the points in between.
     along = [float(np.asarray(pts[i].road_m) @ heading) if np.all(np.isfinite(pts[i].road_m)) else -np.inf for i in range(i_a, i_b + 1)]
     cut = i_a + int(np.argmax(along)) + 1
     cut = min(max(cut, i_a + 1), i_b)
     return cut, SplitFinding(pts[cut].frame, round(float(np.hypot(*fb.vel)), 2), round(float(np.hypot(*fa.vel)), 2), round(need, 1))
-
-
-def _vote(points: tuple[TrackPoint, ...], fallback: str) -> str:
-    """The confidence-weighted class vote of RoadTracker, recomputed over ``points``."""
-    votes: dict[str, float] = defaultdict(float)
-    for p in points:
-        votes[p.class_name or fallback] += p.confidence
-    return max(sorted(votes), key=lambda k: votes[k])
 
 
 def split_switches(tracks: list[Track], next_id: int, settings: TrackRepairSettings | None = None) -> tuple[list[Track], int, list[str]]:
@@ -250,9 +241,9 @@ def split_switches(tracks: list[Track], next_id: int, settings: TrackRepairSetti
             f"({f.speed_before_ms} m/s, then {f.speed_after_ms} m/s the other way: {f.accel_needed_ms2} m/s² "
             "needed, more than a vehicle can)"
         )
-        head = Track(track.track_id, _vote(first, track.class_name), first,
+        head = Track(track.track_id, weighted_class(first, track.class_name), first,
                      track.repairs + (f"split: from frame {second[0].frame} the tracker's id followed another vehicle (track {next_id}); {turned}",))
-        tail = Track(next_id, _vote(second, track.class_name), second,
+        tail = Track(next_id, weighted_class(second, track.class_name), second,
                      (f"split from track {track.track_id}, whose id this vehicle took over at frame {second[0].frame}; {turned}",))
         notes.append(
             f"split track={track.track_id} new_track={next_id} at_frame={f.at_frame} "
@@ -353,7 +344,7 @@ def stitch_breaks(tracks: list[Track], settings: TrackRepairSettings | None = No
                 f"stitched: not seen in frames {a.points[-1].frame + 1}-{b.points[0].frame - 1} ({missed} frames); "
                 f"track {ib} after the gap is this vehicle by road position and speed (cost {cost:.2f} of at most 1)"
             )
-            current[ia] = Track(ia, _vote(points, a.class_name), points, a.repairs + b.repairs + (note,))
+            current[ia] = Track(ia, weighted_class(points, a.class_name), points, a.repairs + b.repairs + (note,))
             del current[ib]
             used_a.add(ia)
             used_b.add(ib)

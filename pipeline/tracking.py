@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +11,7 @@ from supervision.tracker.byte_tracker.single_object_track import STrack
 
 from detectors.base import Detections
 from pipeline.scene import SceneGeometry
-from pipeline.types import Track, TrackPoint
+from pipeline.types import Track, TrackPoint, weighted_class
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,6 @@ class RoadTracker:
             minimum_consecutive_frames=self._settings.min_consecutive_frames,
         )
         self._points: dict[int, list[TrackPoint]] = defaultdict(list)
-        self._classes: dict[int, Counter[str]] = defaultdict(Counter)
 
     def update(self, frame: int, t_s: float, detections: Detections) -> sv.Detections:
         """Add one frame's detections; returns the tracked boxes with ``tracker_id``."""
@@ -91,7 +90,6 @@ class RoadTracker:
                     class_name=str(names[k]),
                 )
             )
-            self._classes[tid][str(names[k])] += float(conf[k])
         return tracked
 
     def predict(self) -> None:
@@ -148,6 +146,5 @@ class RoadTracker:
         for tid in sorted(self._points):
             pts = self._points[tid]
             if len(pts) >= min_points:
-                cls = self._classes[tid].most_common(1)[0][0]
-                out.append(Track(tid, cls, tuple(pts)))
+                out.append(Track(tid, weighted_class(pts, "vehicle"), tuple(pts)))
         return out

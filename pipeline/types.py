@@ -52,6 +52,20 @@ class TrackPoint:
     class_name: str | None = None
 
 
+def weighted_class(points: "tuple[TrackPoint, ...] | list[TrackPoint]", fallback: str) -> str:
+    """A track's class: the one with the largest sum of detector confidence over ``points``.
+
+    Observations without a class count for ``fallback``; on an exact tie the class seen first
+    wins. The tracker votes this way, and so does the track repair for a track it splits or
+    joins.
+    """
+    votes: dict[str, float] = {}
+    for p in points:
+        name = p.class_name or fallback
+        votes[name] = votes.get(name, 0.0) + p.confidence
+    return max(votes, key=votes.__getitem__)
+
+
 @dataclass(frozen=True)
 class ClassVote:
     """How one class is supported among a track's observations.

@@ -147,20 +147,17 @@ def onnx_cuda_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
-def torch_cuda_available() -> bool:
-    """True when torch is installed and sees a CUDA device (the ultralytics backend can use it)."""
-    import importlib.util
+def ultralytics_cuda_available() -> bool:
+    """True when the ultralytics backend can run here (torch and ultralytics installed) and torch
+    sees a CUDA device: the backend's own checks (``detectors.ultralytics_yolo``)."""
+    from detectors.ultralytics_yolo import default_device, ultralytics_available
 
-    if importlib.util.find_spec("torch") is None:
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
+    return ultralytics_available() is None and default_device() != "cpu"
 
 
 def gpu_backends() -> list[str]:
     """The detector backends that can run on this machine's GPU: ``onnx``, ``ultralytics``."""
-    return [name for name, ok in (("onnx", onnx_cuda_available()), ("ultralytics", torch_cuda_available())) if ok]
+    return [name for name, ok in (("onnx", onnx_cuda_available()), ("ultralytics", ultralytics_cuda_available())) if ok]
 
 
 def require_gpu_backend(device: str) -> list[str]:
@@ -176,7 +173,7 @@ def require_gpu_backend(device: str) -> list[str]:
     if not backends:
         raise ValueError(
             f"--device {device}: no detector backend can use a GPU here: this onnxruntime has no CUDA "
-            "provider (install onnxruntime-gpu) and torch sees no CUDA device (for --detector ultralytics)"
+            "provider (install onnxruntime-gpu), and ultralytics with a torch that sees a CUDA device is not installed (for --detector ultralytics)"
         )
     return backends
 

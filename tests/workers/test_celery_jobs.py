@@ -182,13 +182,13 @@ def test_gpu_worker_backends_and_devices(tmp_path):
     failure naming the fix, a backend that cannot use the GPU here: the onnx backend without
     onnxruntime's CUDA provider (it would quietly run on the CPU), or ultralytics without torch."""
     from safecity.errors import PermanentError
-    from workers.jobs import WorkerContext, gpu_backends, onnx_cuda_available, torch_cuda_available, torch_device
+    from workers.jobs import WorkerContext, gpu_backends, onnx_cuda_available, torch_device, ultralytics_cuda_available
     from workers.settings import load_settings
 
     assert torch_device("cpu") == "cpu" and torch_device("cuda") == "cuda:0" and torch_device("cuda:3") == "cuda:3"
     with pytest.raises(ValueError, match="device"):
         torch_device("gpu")
-    assert gpu_backends() == [n for n, ok in (("onnx", onnx_cuda_available()), ("ultralytics", torch_cuda_available())) if ok]
+    assert gpu_backends() == [n for n, ok in (("onnx", onnx_cuda_available()), ("ultralytics", ultralytics_cuda_available())) if ok]
     ctx = WorkerContext(load_settings(env={}, evidence_root=tmp_path / "evidence"), device="cuda:1", name="gpu-test")
     if not onnx_cuda_available():
         with pytest.raises(PermanentError, match=r"worker gpu-test: device cuda:1: .*no CUDA provider.*onnxruntime-gpu"):
