@@ -163,3 +163,42 @@ def enforcement_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCam
         pitch_deg=15.0,
         yaw_deg=10.0,
     )
+
+
+def far_side_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
+    """A second site geometry, for held-out evaluation: a taller pole on the *far* sidewalk.
+
+    It stands at X = +9.5 m (on the departure side, 2.5 m behind its kerb) and Y = 12 m, 9.5 m
+    high, panned 16 deg left towards the approach lanes and pitched 18 deg down, with a wider lens
+    (focal 1000 px, ~65 deg horizontal view). So approaching vehicles are seen from their left
+    front quarter instead of their right, departing ones pass close under the camera, and the
+    ground scale at the stop line differs from :func:`enforcement_camera`'s. No model was trained
+    on scenes from this view (the training scenes of ``detectors/train_data.py`` use the default).
+    """
+    scale = width_px / 1280.0
+    return PinholeCamera(
+        width_px=width_px,
+        height_px=height_px,
+        focal_px=1000.0 * scale,
+        position_m=(9.5, 12.0, 9.5),
+        pitch_deg=18.0,
+        yaw_deg=-16.0,
+    )
+
+
+#: Named site geometries of the scene generator (``safecity generate --camera``, suite entries'
+#: ``camera``). ``kerb`` is the default of every scenario and of every training scene.
+CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera}
+
+
+def camera_view(name: str, width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
+    """The named view's camera.
+
+    Raises:
+        ValueError: unknown name, listing the valid ones.
+    """
+    try:
+        factory = CAMERA_VIEWS[name]
+    except KeyError:
+        raise ValueError(f"unknown camera view {name!r}; valid views: {', '.join(CAMERA_VIEWS)}") from None
+    return factory(width_px, height_px)

@@ -53,8 +53,11 @@ def _clip_poly(camera: PinholeCamera, poly_m: np.ndarray) -> np.ndarray:
 
 def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx, plan: SignalPlan, *,
                   scenario: str, seed: int, start_time_utc: str, speed_limit_kmh: float,
-                  rules: dict | None = None, turn_areas: list | tuple = ()) -> dict:
+                  rules: dict | None = None, turn_areas: list | tuple = (), view: str = "kerb") -> dict:
     """The camera.yaml content as plain data.
+
+    ``view`` names the site geometry; a view other than the default ``kerb`` is part of the
+    camera id and the calibration version, so two views of one scene never share them.
 
     ``rules`` is the site's rules section (omitted when empty); ``turn_areas`` are (id, road
     polygon) pairs written as ``turn_area`` zones.
@@ -107,14 +110,15 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
         zones.append({"id": area_id, "kind": "turn_area", "polygon_px": _px(poly)})
     stop_line = next(ln.id for ln in layout.lines if ln.kind == "stop_line")
     bx, by, bw, bh = head.box_px
+    suffix = "" if view == "kerb" else f"-{view}"
     doc = {
-        "camera_id": f"demo-{scenario}-s{seed}",
+        "camera_id": f"demo-{scenario}-s{seed}{suffix}",
         "name": "Chui Ave approach (synthetic)",
-        "location": {"lat": 42.8765, "lon": 74.604, "description": f"synthetic scene, scenario {scenario} seed {seed}"},
+        "location": {"lat": 42.8765, "lon": 74.604, "description": f"synthetic scene, scenario {scenario} seed {seed}{'' if view == 'kerb' else f', {view} camera'}"},
         "start_time_utc": start_time_utc,
         "image_size_px": [w, h],
         "speed_limit_kmh": speed_limit_kmh,
-        "calibration": {"version": f"synthetic-{scenario}-{seed}", "max_reprojection_error_m": 0.3, "points": points},
+        "calibration": {"version": f"synthetic-{scenario}-{seed}{suffix}", "max_reprojection_error_m": 0.3, "points": points},
         "lanes": lanes,
         "lines": lines,
         "zones": zones,

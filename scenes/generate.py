@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenes.camera import PinholeCamera, enforcement_camera
+from scenes.camera import PinholeCamera, camera_view
 from scenes.camera_yaml import camera_config, write_camera_yaml
 from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast, sample_walkers
 from scenes.kinematics import Trajectories, simulate
@@ -73,15 +73,22 @@ class ScenePlan:
     traj: Trajectories
     meshes: tuple[Mesh, ...]
     walkers: tuple[Walker, ...] = ()
+    camera_view: str = "kerb"
 
 
-def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | None = None) -> ScenePlan:
+def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | None = None,
+               camera: str = "kerb") -> ScenePlan:
     """Draw the cast and simulate it (cheap; no rendering).
 
+    ``camera`` names the site geometry (:data:`scenes.camera.CAMERA_VIEWS`); the cast and its
+    motion do not depend on it, only what is seen.
+
     Raises:
-        ValueError: unknown scenario (the message lists the valid names), bad duration or seed.
+        ValueError: unknown scenario or camera view (the message lists the valid names), bad
+            duration or seed.
     """
     sc = get_scenario(scenario)
+    view = camera_view(camera)
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     duration = sc.duration_s if duration_s is None else float(duration_s)
@@ -96,8 +103,8 @@ def plan_scene(scenario: str = "default", seed: int = 0, duration_s: float | Non
     rng = np.random.default_rng([int(seed), STREAM_APPEARANCE, 7])
     meshes = tuple(build_vehicle_mesh(c.body, lighting, c.actor.direction, rng) for c in cast)
     n_frames = int(round(duration * FPS))
-    return ScenePlan(sc, int(seed), duration, FPS, n_frames, enforcement_camera(), layout, tuple(cast), traj, meshes,
-                     tuple(sample_walkers(sc, int(seed))))
+    return ScenePlan(sc, int(seed), duration, FPS, n_frames, view, layout, tuple(cast), traj, meshes,
+                     tuple(sample_walkers(sc, int(seed))), camera)
 
 
 def _views(plan: ScenePlan, frame: int) -> list[tuple[int, Mesh, Pose, VehicleView]]:
@@ -165,6 +172,8 @@ class _TruthCollector:
                              (p.camera.width_px, p.camera.height_px), p.scenario.start_time_utc, SPEED_LIMIT_KMH,
                              SPEED_TOLERANCE_KMH)
         doc = truth_document(header, p.scenario.signal, p.duration_s, vehicles, violations)
+        if p.camera_view != "kerb":
+            doc["camera_view"] = p.camera_view
         doc["pedestrians"] = [{"id": w.id, "role": spec.label, "height_m": round(w.height_m, 3), "frames": self.walker_frames[j]}
                               for j, (w, spec) in enumerate(zip(p.walkers, p.scenario.walkers))]
         return doc, violations
@@ -178,7 +187,8 @@ def build_truth(plan: ScenePlan) -> dict:
     return collector.document()[0]
 
 
-def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, duration_s: float | None = None) -> SceneFiles:
+def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, duration_s: float | None = None,
+                   camera: str = "kerb") -> SceneFiles:
     """Render ``scenario`` with ``seed`` into ``out_dir`` (created if missing).
 
     Args:
@@ -186,16 +196,17 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
         scenario: a name from :data:`SCENARIOS`.
         seed: varies plates, colours, exact times and speeds (not the set of events).
         duration_s: override the scenario's length, s.
+        camera: site geometry, a name of :data:`scenes.camera.CAMERA_VIEWS` (default ``kerb``).
 
     Returns:
         The three output paths.
 
     Raises:
-        ValueError: unknown scenario (listing valid names), bad seed or duration.
+        ValueError: unknown scenario or camera view (listing valid names), bad seed or duration.
         OSError: the video could not be written or read back with the expected frame count.
     """
     t_start = time.perf_counter()
-    plan = plan_scene(scenario, seed, duration_s)
+    plan = plan_scene(scenario, seed, duration_s, camera)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sc, cam = plan.scenario, plan.camera
@@ -240,7 +251,7 @@ def generate_scene(out_dir: Path, scenario: str = "default", seed: int = 0, dura
     cam_path = out_dir / "camera.yaml"
     write_camera_yaml(cam_path, camera_config(cam, plan.layout, backdrop.signal, sc.signal, scenario=sc.name, seed=plan.seed,
                                               start_time_utc=sc.start_time_utc, speed_limit_kmh=SPEED_LIMIT_KMH,
-                                              **site_rules(sc)))
+                                              view=plan.camera_view, **site_rules(sc)))
     logger.info(
         "scene generated scenario=%s seed=%d frames=%d vehicles=%d violations=%d render_ms_per_frame=%.1f total_s=%.1f "
         "video_mb=%.2f out=%s", sc.name, plan.seed, plan.frame_count, len(plan.cast), len(violations),
@@ -292,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help=f"one of: {', '.join(list_scenarios())}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration-s", type=float, default=None)
+    parser.add_argument("--camera", default="kerb", help="site geometry: kerb (default) or far-side")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        generate_scene(args.out, args.scenario, args.seed, args.duration_s)
+        generate_scene(args.out, args.scenario, args.seed, args.duration_s, args.camera)
     except ValueError as exc:
         logger.error("%s", exc)
         return 2

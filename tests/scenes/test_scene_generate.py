@@ -86,3 +86,40 @@ def test_unknown_scenario_is_refused(tmp_path):
     with pytest.raises(ValueError, match="valid names"):
         generate_scene(tmp_path / "x", "no-such-scene")
     assert not (tmp_path / "x").exists()
+
+
+def test_far_side_view_is_another_calibrated_site(tmp_path):
+    """The held-out ``far-side`` view: its own camera id and calibration version, a calibration
+    the pipeline accepts (the stop line lands at Y = 35 m again), the vehicles seen from other
+    pixels than the default view's, and the view named in truth.json; the motion is the same."""
+    kerb = generate_scene(tmp_path / "kerb", "default", seed=3, duration_s=2.0)
+    far = generate_scene(tmp_path / "far", "default", seed=3, duration_s=2.0, camera="far-side")
+    config_mod = pytest.importorskip("pipeline.config")
+    scene_mod = pytest.importorskip("pipeline.scene")
+    cfg = config_mod.load_camera_config(far.camera)
+    assert cfg.camera_id == "demo-default-s3-far-side"
+    assert cfg.calibration.version == "synthetic-default-3-far-side"
+    assert config_mod.load_camera_config(kerb.camera).camera_id == "demo-default-s3"
+    geom = scene_mod.build_scene_geometry(cfg)
+    assert geom.reprojection_rms_m < 0.05
+    assert np.allclose(geom.lines_m["stop-1"][:, 1], 35.0, atol=0.05)
+    t_kerb, t_far = json.loads(kerb.truth.read_text()), json.loads(far.truth.read_text())
+    assert "camera_view" not in t_kerb and t_far["camera_view"] == "far-side"
+    seen = [v for v in t_far["vehicles"] if v["frames"]]
+    assert seen, "no vehicle in view from the far side"
+    by_id = {v["id"]: v for v in t_kerb["vehicles"]}
+    moved = 0
+    for v in seen:
+        other = {f["frame"]: f for f in by_id[v["id"]]["frames"]}
+        for f in v["frames"]:
+            if f["frame"] in other:
+                assert f["road_m"] == other[f["frame"]]["road_m"]  # same motion, another view
+                moved += f["box_px"] != other[f["frame"]]["box_px"]
+    assert moved > 0
+
+
+def test_unknown_camera_view_is_refused(tmp_path):
+    """An unknown view names the valid ones and writes nothing."""
+    with pytest.raises(ValueError, match="valid views: kerb, far-side"):
+        generate_scene(tmp_path / "x", "default", camera="drone")
+    assert not (tmp_path / "x").exists()
