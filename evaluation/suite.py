@@ -11,6 +11,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -26,12 +27,26 @@ from safecity.errors import InputError
 log = logging.getLogger(__name__)
 
 
+class ScenePick(NamedTuple):
+    """One scene of a run: scenario, seed and the site geometry it is seen from."""
+
+    scenario: str
+    seed: int
+    camera: str = "kerb"
+
+    @property
+    def label(self) -> str:
+        """Folder name and log label: ``default-s7``, or ``default-s7-far-side`` for another view."""
+        return f"{self.scenario}-s{self.seed}" + ("" if self.camera == "kerb" else f"-{self.camera}")
+
+
 class SuiteEntry(BaseModel):
-    """One scenario of a suite and the seeds it is rendered with."""
+    """One scenario of a suite, the seeds it is rendered with and the camera view (default ``kerb``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     scenario: str = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
+    camera: str = "kerb"
 
     @field_validator("scenario")
     @classmethod
@@ -39,6 +54,14 @@ class SuiteEntry(BaseModel):
         from scenes.scenarios import get_scenario
 
         get_scenario(value)  # raises with the valid names and a "did you mean"
+        return value
+
+    @field_validator("camera")
+    @classmethod
+    def _view(cls, value: str) -> str:
+        from scenes.camera import camera_view
+
+        camera_view(value)  # raises with the valid names
         return value
 
     @field_validator("seeds")
@@ -57,9 +80,9 @@ class SuiteDefinition(BaseModel):
     description: str = ""
     scenes: list[SuiteEntry] = Field(min_length=1)
 
-    def pairs(self) -> list[tuple[str, int]]:
-        """(scenario, seed) in file order."""
-        return [(e.scenario, seed) for e in self.scenes for seed in e.seeds]
+    def pairs(self) -> list[ScenePick]:
+        """(scenario, seed, camera) in file order."""
+        return [ScenePick(e.scenario, seed, e.camera) for e in self.scenes for seed in e.seeds]
 
 
 def load_suite(path: str | Path) -> SuiteDefinition:
@@ -91,7 +114,7 @@ def load_suite(path: str | Path) -> SuiteDefinition:
 class SuiteResult:
     """Pooled scores over every scene of a suite, plus each scene's own report."""
 
-    scenes: list[tuple[str, int, EvalReport]] = field(default_factory=list)
+    scenes: list[tuple[ScenePick, EvalReport]] = field(default_factory=list)
     frames: int = 0
     seconds: float = 0.0
 
@@ -101,7 +124,7 @@ class SuiteResult:
         true_speeds: list[float] = []
         tracked = vehicles = false_tracks = 0
         unmatched: list[dict] = []
-        for scenario, seed, rep in self.scenes:
+        for pick, rep in self.scenes:
             for t in rep.types:
                 acc = types.setdefault(t.type, TypeScore(t.type, 0, 0, 0))
                 acc.truth += t.truth
@@ -112,8 +135,8 @@ class SuiteResult:
             tracked += rep.vehicles_tracked
             vehicles += rep.vehicles_total
             false_tracks += rep.false_tracks
-            unmatched += [dict(u, scenario=scenario, seed=seed) for u in rep.unmatched]
-        recalls = [r.detection_recall for _, _, r in self.scenes if r.detection_recall is not None]
+            unmatched += [dict(u, scenario=pick.scenario, seed=pick.seed, camera=pick.camera) for u in rep.unmatched]
+        recalls = [r.detection_recall for _, r in self.scenes if r.detection_recall is not None]
         return EvalReport(
             sorted(types.values(), key=lambda t: t.type), errors,
             float(np.mean(recalls)) if recalls else None, tracked, vehicles, false_tracks, unmatched, true_speeds,
@@ -125,19 +148,20 @@ def run_suite(
     duration_s: float | None = None,
     options: ProcessOptions | None = None,
     home: Home | None = None,
+    camera: str = "kerb",
 ) -> SuiteResult:
-    """Generate, process and score every (scenario, seed) pair under ``work_dir``."""
-    pairs = [(scenario, seed) for scenario in scenarios for seed in seeds]
+    """Generate, process and score every (scenario, seed) pair under ``work_dir``, seen from ``camera``."""
+    pairs = [ScenePick(scenario, seed, camera) for scenario in scenarios for seed in seeds]
     return run_scenes(pairs, work_dir, detector, model_name, duration_s, options, home)
 
 
 def run_scenes(
-    pairs: list[tuple[str, int]], work_dir: Path, detector: Detector, model_name: str,
+    pairs: list[ScenePick] | list[tuple[str, int]], work_dir: Path, detector: Detector, model_name: str,
     duration_s: float | None = None,
     options: ProcessOptions | None = None,
     home: Home | None = None,
 ) -> SuiteResult:
-    """Generate, process and score each (scenario, seed) of ``pairs`` under ``work_dir``.
+    """Generate, process and score each (scenario, seed[, camera]) of ``pairs`` under ``work_dir``.
 
     Args:
         home: the home folder whose ``info_provider`` key signs each evidence package's
@@ -150,9 +174,10 @@ def run_scenes(
 
     signer = EvidenceSigner.from_home(home if home is not None else init_home())
     result = SuiteResult()
-    for scenario, seed in pairs:
-        scene_dir = work_dir / f"{scenario}-s{seed}"
-        files = generate_scene(scene_dir / "scene", scenario=scenario, seed=seed, duration_s=duration_s)
+    for pick in (ScenePick(*p) for p in pairs):
+        scene_dir = work_dir / pick.label
+        files = generate_scene(scene_dir / "scene", scenario=pick.scenario, seed=pick.seed, duration_s=duration_s,
+                               camera=pick.camera)
         config = load_camera_config(files.camera)
         digest = hashlib.sha256(Path(files.camera).read_bytes()).hexdigest()
         run = process_video(files.video, config, digest, detector, model_name, scene_dir / "run" / "evidence", options,
@@ -160,8 +185,8 @@ def run_scenes(
         write_json_atomic(scene_dir / "run" / "tracks.json", tracks_document(run))
         write_json_atomic(scene_dir / "run" / "violations.json", result_document(run))
         report = evaluate_files(files.truth, scene_dir / "run" / "violations.json")
-        result.scenes.append((scenario, seed, report))
+        result.scenes.append((pick, report))
         result.frames += run.frames
         result.seconds += run.seconds
-        log.info("suite scene=%s seed=%d frames=%d", scenario, seed, run.frames)
+        log.info("suite scene=%s frames=%d", pick.label, run.frames)
     return result

@@ -47,6 +47,7 @@ def generate_scene_cmd(
     scenario: Annotated[str, typer.Option(help="scenario name (see --list)")] = "default",
     seed: Annotated[int, typer.Option(help="random seed: plates, colours, exact times and speeds")] = 0,
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override the scenario length, seconds")] = None,
+    camera: Annotated[str, typer.Option("--camera", help="site geometry: kerb (default; every training scene) or far-side (held out)")] = "kerb",
     list_: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
 ) -> None:
     """Render a synthetic camera scene with exact ground truth."""
@@ -59,7 +60,7 @@ def generate_scene_cmd(
     if out_dir is None:
         _fail(ValueError("--out is required (the folder to write the scene to)"))
     try:
-        files = generate_scene(out_dir, scenario=scenario, seed=seed, duration_s=duration_s)
+        files = generate_scene(out_dir, scenario=scenario, seed=seed, duration_s=duration_s, camera=camera)
     except (ValueError, SafeCityError) as exc:
         _fail(exc)
     out.print(f"video  {files.video}\ncamera {files.camera}\ntruth  {files.truth}")
@@ -198,6 +199,7 @@ def eval_suite_cmd(
         "--suite", help="a committed suite definition (e.g. scenes/suites/full.yaml); replaces --scenarios/--seeds")] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
+    camera: Annotated[str, typer.Option("--camera", help="site geometry of --scenarios' scenes: kerb (default; every training scene) or far-side (held out); a suite file names its own")] = "kerb",
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
     detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 1; 3 measured in docs/performance.md)")] = None,
     motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default off)")] = None,
@@ -209,8 +211,9 @@ def eval_suite_cmd(
     """Generate fresh scenes, process them with the real detector, and pool the scores."""
     from evaluation.report import print_report
     from detectors.models import model_identity, resolve_model
-    from evaluation.suite import load_suite, run_scenes
+    from evaluation.suite import ScenePick, load_suite, run_scenes
     from safecity.composition import build_detector
+    from scenes.camera import camera_view
 
     try:
         model_path = resolve_model(model)  # before any scene is rendered: a bad path exits 2 at once
@@ -219,7 +222,8 @@ def eval_suite_cmd(
             pairs = load_suite(suite_file).pairs()
         else:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-            pairs = [(s.strip(), seed) for s in scenarios.split(",") if s.strip() for seed in seed_list]
+            camera_view(camera)  # an unknown view exits 2 before anything is rendered
+            pairs = [ScenePick(s.strip(), seed, camera) for s in scenarios.split(",") if s.strip() for seed in seed_list]
         det, model_name = build_detector("onnx", model_path)
         from pipeline.run import ProcessOptions
 
@@ -229,7 +233,8 @@ def eval_suite_cmd(
     pooled = suite.pooled()
     if json_out:
         doc = {"model": identity, **pooled.to_dict()}
-        doc["scenes"] = [{"scenario": sc, "seed": sd, **rep.to_dict()} for sc, sd, rep in suite.scenes]
+        doc["scenes"] = [{"scenario": p.scenario, "seed": p.seed, "camera": p.camera, **rep.to_dict()}
+                         for p, rep in suite.scenes]
         doc["frames"], doc["seconds"] = suite.frames, round(suite.seconds, 2)
         print(json.dumps(doc, indent=2))
         return

@@ -41,6 +41,31 @@ def test_bad_model_path_exits_2_naming_it_before_any_work(tmp_path):
     assert not work.exists()
 
 
+def test_unknown_camera_view_exits_2_before_any_work(tmp_path):
+    """`--camera` with an unknown view is refused with exit 2 listing the views; nothing rendered."""
+    work = tmp_path / "work"
+    result = CliRunner().invoke(app, ["eval-suite", "--camera", "drone", "--work-dir", str(work)])
+    assert result.exit_code == 2, result.output
+    assert "drone" in result.output and "far-side" in result.output
+    assert not work.exists()
+
+
+def test_eval_suite_scores_scenes_seen_from_another_view(tmp_path):
+    """`--camera far-side` renders, processes and scores the scene from that view: the JSON and
+    the scene folder name it, and the run's camera id is the far-side one."""
+    work = tmp_path / "work"
+    result = CliRunner().invoke(app, [
+        "eval-suite", "--scenarios", "default", "--seeds", "1", "--duration-s", "2", "--camera", "far-side",
+        "--work-dir", str(work), "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(s["scenario"], s["seed"], s["camera"]) for s in doc["scenes"]] == [("default", 1, "far-side")]
+    assert doc["frames"] == 50 and doc["vehicles_total"] > 0
+    run = json.loads((work / "default-s1-far-side" / "run" / "violations.json").read_text())
+    assert run["camera_id"] == "demo-default-s1-far-side"
+
+
 @pytest.mark.slow
 def test_eval_suite_runs_the_named_model_and_records_it(tmp_path):
     """`--model vehicles-yolov5n-coco-int8` (a committed model's name) runs that model: the JSON

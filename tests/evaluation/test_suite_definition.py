@@ -17,8 +17,20 @@ def test_committed_full_suite_is_valid_and_covers_the_catalogue():
 
     suite = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
     assert suite.name == "full"
-    assert {s for s, _ in suite.pairs()} == set(SCENARIOS) - {"dusk"}
+    assert {p.scenario for p in suite.pairs()} == set(SCENARIOS) - {"dusk"}
     assert len(suite.pairs()) == len(set(suite.pairs()))
+    assert {p.camera for p in suite.pairs()} == {"kerb"}
+
+
+def test_committed_far_side_suite_is_the_catalogue_from_a_held_out_view():
+    """far-side.yaml: the same scenarios as full.yaml, every one seen from the far-side camera,
+    on seeds full.yaml does not use; its scene folders do not collide with the default view's."""
+    full = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
+    far = load_suite(ROOT / "scenes" / "suites" / "far-side.yaml")
+    assert [p.scenario for p in far.pairs()] == [p.scenario for p in full.pairs()]
+    assert {p.camera for p in far.pairs()} == {"far-side"}
+    assert not {p.seed for p in far.pairs()} & {p.seed for p in full.pairs()}
+    assert all(p.label.endswith("-far-side") for p in far.pairs())
 
 
 @pytest.mark.parametrize(("text", "error"), [
@@ -27,6 +39,7 @@ def test_committed_full_suite_is_valid_and_covers_the_catalogue():
     ("name: x\nscenes:\n  - {scenario: default, seeds: [1, 1]}\n", "distinct"),
     ("name: x\nscenes: []\n", "scenes"),
     ("name: x\nscenes:\n  - {scenario: default, seeds: [1], extra: 2}\n", "scenes.0.extra"),
+    ("name: x\nscenes:\n  - {scenario: default, seeds: [1], camera: drone}\n", "scenes.0.camera: unknown camera view 'drone'; valid views: kerb, far-side"),
     ("- just a list\n", "top level must be a mapping"),
     ("name: [unclosed\n", "not valid YAML"),
 ])
