@@ -25,6 +25,7 @@ from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
 from pipeline.tracking import RoadTracker
+from pipeline.ground_point import correct_tracks
 from pipeline.track_repair import repair_tracks
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
@@ -82,6 +83,10 @@ class ProcessOptions:
     # Split identity switches and stitch broken tracks in road metres before the rules
     # (pipeline/track_repair.py, docs/tracking.md); off only to measure what it changes.
     track_repair: bool = True
+    # Move each vehicle point across the road onto its centre line, from a vehicle model seen
+    # through the camera pose the calibration implies (pipeline/ground_point.py); off only to
+    # measure what it changes.
+    ground_point: bool = True
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
     clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
     clip_post_s: float = 2.0  # and ends this long after it
@@ -211,6 +216,9 @@ def process_video(
         raise InputError(f"{video}: no frame could be decoded")
 
     tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
+    if options.ground_point:
+        tracks = correct_tracks(tracks, geometry.homography, tuple(config.image_size_px),
+                                config.rules.vehicle_length_m, camera_id=config.camera_id)
     if options.track_repair:
         tracks = repair_tracks(tracks, camera_id=config.camera_id)
     if segment is not None:  # each vehicle belongs to exactly one segment of a distributed job
