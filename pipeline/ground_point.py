@@ -55,11 +55,14 @@ class GroundPointSettings:
         heading_window_s: road points within +- half of this give a point's heading.
         min_heading_move_m: the window must span at least this much road for a heading; else
             the track's whole displacement is used, and if that is shorter too, no correction.
-        straight_turn_deg, max_turn_deg: the heading's change between the window's two halves
-            where the correction starts to fade, and where it is gone. While a vehicle turns its
-            heading lags behind its body and the across-road direction turns with it, so a full
-            correction would move the point along the vehicle's path; a turning vehicle keeps its
-            uncorrected points (the lane rules judge vehicles that drive along lanes).
+        along_lane_deg, across_lane_deg: the angle between a vehicle's heading and the nearest
+            lane axis where the correction starts to fade, and where it is gone. While a vehicle
+            turns across the road its heading lags its body and "across the road" turns with it,
+            so a full correction would push the point along the vehicle's path; a vehicle that is
+            not driving along a lane keeps its uncorrected points (the lane and line rules judge
+            vehicles driving along lanes; a lane change, 5-10 degrees, keeps the correction).
+        straight_turn_deg, max_turn_deg: the same fading on the heading's change between the
+            window's two halves, used only for a camera with no lanes.
         iterations: fixed-point steps (the offset moves by < 1 cm after three on the suites).
         max_shift_m: a correction larger than this (a bad pose or box) is not applied.
         source: where the sizes come from.
@@ -74,6 +77,8 @@ class GroundPointSettings:
     min_heading_move_m: float = 1.5
     straight_turn_deg: float = 4.0
     max_turn_deg: float = 12.0
+    along_lane_deg: float = 12.0
+    across_lane_deg: float = 25.0
     iterations: int = 4
     max_shift_m: float = 3.5
     source: str = (
@@ -280,6 +285,30 @@ def turn_weights(t_s: np.ndarray, road_m: np.ndarray, settings: GroundPointSetti
     return out
 
 
+def lane_axes(lanes_m: list[np.ndarray]) -> np.ndarray:
+    """(K, 2) unit long axes of lane polygons (road m), by the principal direction of each."""
+    axes = []
+    for poly in lanes_m:
+        pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        if len(pts) < 3:
+            continue
+        _, _, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
+        axes.append(vt[0] / np.linalg.norm(vt[0]))
+    return np.array(axes).reshape(-1, 2)
+
+
+def lane_weights(headings: np.ndarray, axes: np.ndarray, settings: GroundPointSettings) -> np.ndarray:
+    """(N,) 1 for a heading along a lane axis, fading to 0 across it (see the settings); 0 where
+    the heading is unknown."""
+    h = np.asarray(headings, dtype=np.float64).reshape(-1, 2)
+    cos = np.abs(h @ np.asarray(axes, dtype=np.float64).T).max(axis=1)
+    off = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+    lo, hi = settings.along_lane_deg, settings.across_lane_deg
+    w = np.clip((hi - off) / (hi - lo), 0.0, 1.0)
+    return np.where(np.isfinite(w), w, 0.0)
+
+
 def _smooth(t_s: np.ndarray, values: np.ndarray, half_s: float) -> np.ndarray:
     """Moving mean of (N, 2) ``values`` over +- ``half_s`` seconds (sorted ``t_s``)."""
     first, last = _window_ends(np.asarray(t_s, dtype=np.float64), half_s, half_s)
@@ -294,6 +323,7 @@ def correct_tracks(
     lengths: dict[str, float],
     settings: GroundPointSettings | None = None,
     camera_id: str = "",
+    axes: np.ndarray | None = None,
 ) -> list[Track]:
     """Each track with its usable points' across-road position on the vehicle's centre line.
 
@@ -302,6 +332,8 @@ def correct_tracks(
         image_to_road: the calibration homography (image px -> road m).
         image_size: (w, h) px of the frames (the principal point is its centre).
         lengths: nominal length per class, m (RulesConfig.vehicle_length_m).
+        axes: (K, 2) unit lane axes (:func:`lane_axes`); the correction fades where a vehicle
+            does not drive along one. None or empty: it fades where the heading turns instead.
 
     Returns:
         New tracks; the input is untouched. All of them unchanged when no pose exists.
@@ -333,9 +365,14 @@ def correct_tracks(
         if not good.any():
             out.append(track)
             continue
-        # fade out where the vehicle turns, then smooth: the correction itself must add no jitter
+        # fade out where the vehicle does not drive along a lane, then smooth: the correction
+        # itself must add no jitter
         t = track.t_s
-        shift[good] *= turn_weights(t, road, settings)[good, None]
+        if axes is not None and len(axes):
+            weight = lane_weights(np.where(ok[:, None], heading, 0.0), axes, settings)
+        else:
+            weight = turn_weights(t, road, settings)
+        shift[good] *= weight[good, None]
         shift[good] = _smooth(t[good], shift[good], settings.heading_window_s / 2)
         fixed = road + shift
         moved = np.hypot(*shift.T)
@@ -354,4 +391,7 @@ def correct_tracks(
     return out
 
 
-__all__ = ["CameraPose", "GroundPointSettings", "box_bottom_centres", "centre_line_points", "correct_tracks", "headings_of"]
+__all__ = [
+    "CameraPose", "GroundPointSettings", "box_bottom_centres", "centre_line_points", "correct_tracks", "headings_of",
+    "lane_axes", "lane_weights", "turn_weights",
+]

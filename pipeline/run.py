@@ -25,7 +25,7 @@ from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
 from pipeline.tracking import RoadTracker
-from pipeline.ground_point import correct_tracks
+from pipeline.ground_point import correct_tracks, lane_axes
 from pipeline.track_repair import repair_tracks
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
@@ -218,7 +218,8 @@ def process_video(
     tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
     if options.ground_point:
         tracks = correct_tracks(tracks, geometry.homography, tuple(config.image_size_px),
-                                config.rules.vehicle_length_m, camera_id=config.camera_id)
+                                config.rules.vehicle_length_m, camera_id=config.camera_id,
+                                axes=lane_axes([geometry.zones_m[lane.id] for lane in config.lanes]))
     if options.track_repair:
         tracks = repair_tracks(tracks, camera_id=config.camera_id)
     if segment is not None:  # each vehicle belongs to exactly one segment of a distributed job

@@ -16,6 +16,8 @@ from pipeline.ground_point import (
     centre_line_points,
     correct_tracks,
     headings_of,
+    lane_axes,
+    lane_weights,
     turn_weights,
 )
 from pipeline.types import Track, TrackPoint
@@ -100,6 +102,31 @@ def test_a_turning_vehicle_keeps_its_points_while_it_turns():
     moved = fixed.road_m - track.road_m
     assert np.abs(moved[mid - 5: mid + 5]).max() < 0.05
     assert np.abs(moved[:20, 1]).max() < 0.02 and np.abs(moved[:20, 0]).min() > 0.1
+
+
+def test_lane_axes_decide_where_the_correction_applies():
+    """Lane polygons along Y give the axis (0, +-1); a heading along a lane or changing lanes
+    (8 degrees off) gets the full correction, one 45 degrees off or across the road none, an
+    unknown heading none; with the lanes given, a U-turn keeps its points mid-turn."""
+    lanes = [np.array([[x0, 1.0], [x0 + 3.5, 1.0], [x0 + 3.5, 150.0], [x0, 150.0]]) for x0 in (-10.5, -7.0, 0.0)]
+    axes = lane_axes(lanes)
+    assert np.allclose(np.abs(axes), [[0.0, 1.0]] * 3)
+    s = GroundPointSettings()
+    a = np.radians([0.0, 8.0, 45.0, 90.0, 180.0])
+    headings = np.column_stack([np.sin(a), np.cos(a)])
+    assert np.allclose(lane_weights(headings, axes, s), [1.0, 1.0, 0.0, 0.0, 1.0])
+    assert lane_weights(np.array([[np.nan, np.nan]]), axes, s)[0] == 0.0
+    fps, v = 25.0, 4.0
+    straight_in = [(-1.75, 60.0 - v * k / fps) for k in range(50)]
+    y0 = straight_in[-1][1]
+    arc = [(-1.75 + 6.0 - 6.0 * np.cos(t), y0 - 6.0 * np.sin(t)) for t in np.linspace(0, np.pi, 118)[1:]]
+    track = _straight_track(straight_in + arc)
+    cam = camera_view("far-side")
+    (fixed,) = correct_tracks([track], np.linalg.inv(cam.ground_homography), (1280, 720), {"car": 4.5}, axes=axes)
+    moved = fixed.road_m - track.road_m
+    mid = len(straight_in) + len(arc) // 2
+    assert np.abs(moved[mid - 5: mid + 5]).max() < 0.05
+    assert np.abs(moved[:20, 0]).min() > 0.1 and np.abs(moved[:20, 1]).max() < 0.02
 
 
 def test_a_long_parked_track_is_left_alone():
