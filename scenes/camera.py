@@ -186,9 +186,29 @@ def far_side_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera
     )
 
 
+def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
+    """A third site geometry, held out from everything: a gantry camera over the approach lanes.
+
+    It hangs at X = -3.5 m (over the line between lanes L2 and L3), Y = 4 m, 7 m high, looking
+    straight down the road (no pan), pitched 13 deg down, focal 1100 px. Approaching vehicles are
+    seen head-on between converging lane lines, the view COCO-trained models find hardest
+    (:func:`enforcement_camera`); departing ones from straight behind.
+    """
+    scale = width_px / 1280.0
+    return PinholeCamera(
+        width_px=width_px,
+        height_px=height_px,
+        focal_px=1100.0 * scale,
+        position_m=(-3.5, 4.0, 7.0),
+        pitch_deg=13.0,
+        yaw_deg=0.0,
+    )
+
+
 #: Named site geometries of the scene generator (``safecity generate --camera``, suite entries'
-#: ``camera``). ``kerb`` is the default of every scenario and of every training scene.
-CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera}
+#: ``camera``). ``kerb`` is the default of every scenario and of every training scene; ``far-side``
+#: and ``gantry`` are held out.
+CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera, "gantry": gantry_camera}
 
 
 def camera_view(name: str, width_px: int = 1280, height_px: int = 720) -> PinholeCamera:

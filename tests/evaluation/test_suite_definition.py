@@ -22,15 +22,17 @@ def test_committed_full_suite_is_valid_and_covers_the_catalogue():
     assert {p.camera for p in suite.pairs()} == {"kerb"}
 
 
-def test_committed_far_side_suite_is_the_catalogue_from_a_held_out_view():
-    """far-side.yaml: the same scenarios as full.yaml, every one seen from the far-side camera,
-    on seeds full.yaml does not use; its scene folders do not collide with the default view's."""
+@pytest.mark.parametrize("view", ["far-side", "gantry"])
+def test_committed_held_out_suites_are_the_catalogue_from_another_view(view):
+    """far-side.yaml and gantry.yaml: the same scenarios as full.yaml, every one seen from that
+    camera, on seeds full.yaml does not use; scene folders do not collide with the default's."""
     full = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
-    far = load_suite(ROOT / "scenes" / "suites" / "far-side.yaml")
-    assert [p.scenario for p in far.pairs()] == [p.scenario for p in full.pairs()]
-    assert {p.camera for p in far.pairs()} == {"far-side"}
-    assert not {p.seed for p in far.pairs()} & {p.seed for p in full.pairs()}
-    assert all(p.label.endswith("-far-side") for p in far.pairs())
+    held = load_suite(ROOT / "scenes" / "suites" / f"{view}.yaml")
+    assert held.name == view
+    assert [p.scenario for p in held.pairs()] == [p.scenario for p in full.pairs()]
+    assert {p.camera for p in held.pairs()} == {view}
+    assert not {p.seed for p in held.pairs()} & {p.seed for p in full.pairs()}
+    assert all(p.label.endswith(f"-{view}") for p in held.pairs())
 
 
 @pytest.mark.parametrize(("text", "error"), [

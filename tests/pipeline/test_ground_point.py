@@ -24,7 +24,7 @@ from pipeline.types import Track, TrackPoint
 from scenes.camera import camera_view
 
 
-@pytest.mark.parametrize("view", ["kerb", "far-side"])
+@pytest.mark.parametrize("view", ["kerb", "far-side", "gantry"])
 def test_pose_is_recovered_from_the_ground_homography_alone(view):
     """Focal length, position and height of both scene cameras come back from the homography."""
     cam = camera_view(view)

@@ -120,6 +120,6 @@ def test_far_side_view_is_another_calibrated_site(tmp_path):
 
 def test_unknown_camera_view_is_refused(tmp_path):
     """An unknown view names the valid ones and writes nothing."""
-    with pytest.raises(ValueError, match="valid views: kerb, far-side"):
+    with pytest.raises(ValueError, match="valid views: kerb, far-side, gantry"):
         generate_scene(tmp_path / "x", "default", camera="drone")
     assert not (tmp_path / "x").exists()
