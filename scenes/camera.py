@@ -139,6 +139,13 @@ class PinholeCamera:
         return distance_m / self.focal_px
 
 
+def _framed(width_px: int, height_px: int, focal_px_at_1280: float, position_m: tuple[float, float, float],
+            pitch_deg: float, yaw_deg: float) -> PinholeCamera:
+    """A view framed for 1280 px wide images, at ``width_px`` x ``height_px`` (same field of view)."""
+    return PinholeCamera(width_px=width_px, height_px=height_px, focal_px=focal_px_at_1280 * width_px / 1280.0,
+                         position_m=position_m, pitch_deg=pitch_deg, yaw_deg=yaw_deg)
+
+
 def enforcement_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
     """The scene generator's camera: a roadside pole 7.5 m high on the left sidewalk, framed
     like a stop-line / speed enforcement camera.
@@ -154,15 +161,7 @@ def enforcement_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCam
     gives ~14 px per metre of road at the stop line, and a 520 mm plate is ~25 px wide there
     and 35-45 px near the bottom of the image.
     """
-    scale = width_px / 1280.0
-    return PinholeCamera(
-        width_px=width_px,
-        height_px=height_px,
-        focal_px=1150.0 * scale,
-        position_m=(-12.0, 14.0, 7.5),
-        pitch_deg=15.0,
-        yaw_deg=10.0,
-    )
+    return _framed(width_px, height_px, 1150.0, (-12.0, 14.0, 7.5), 15.0, 10.0)
 
 
 def far_side_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
@@ -175,15 +174,7 @@ def far_side_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera
     ground scale at the stop line differs from :func:`enforcement_camera`'s. No model was trained
     on scenes from this view (the training scenes of ``detectors/train_data.py`` use the default).
     """
-    scale = width_px / 1280.0
-    return PinholeCamera(
-        width_px=width_px,
-        height_px=height_px,
-        focal_px=1000.0 * scale,
-        position_m=(9.5, 12.0, 9.5),
-        pitch_deg=18.0,
-        yaw_deg=-16.0,
-    )
+    return _framed(width_px, height_px, 1000.0, (9.5, 12.0, 9.5), 18.0, -16.0)
 
 
 def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
@@ -194,15 +185,7 @@ def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
     seen head-on between converging lane lines, the view COCO-trained models find hardest
     (:func:`enforcement_camera`); departing ones from straight behind.
     """
-    scale = width_px / 1280.0
-    return PinholeCamera(
-        width_px=width_px,
-        height_px=height_px,
-        focal_px=1100.0 * scale,
-        position_m=(-3.5, 4.0, 7.0),
-        pitch_deg=13.0,
-        yaw_deg=0.0,
-    )
+    return _framed(width_px, height_px, 1100.0, (-3.5, 4.0, 7.0), 13.0, 0.0)
 
 
 #: Named site geometries of the scene generator (``safecity generate --camera``, suite entries'
