@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,19 @@ class SceneData(_Strict):
     duration_s: float = Field(default=8.0, gt=0)
     every_n_frames: int = Field(default=10, ge=1)
     max_occluded_fraction: float = Field(default=0.6, ge=0, le=1)
+    cameras: list[str] = Field(
+        default=["kerb"], min_length=1,
+        description="camera views every scene is rendered from (scenes.camera.CAMERA_VIEWS); hold one out to evaluate",
+    )
+
+    @field_validator("cameras")
+    @classmethod
+    def _views(cls, value: list[str]) -> list[str]:
+        from scenes.camera import camera_view
+
+        for name in value:
+            camera_view(name)  # raises with the valid names
+        return value
 
 
 class SharedData(_Strict):
@@ -242,6 +255,7 @@ def build_dataset(config: TrainConfig) -> Path:
             s.duration_s,
             s.every_n_frames,
             s.max_occluded_fraction,
+            s.cameras,
         )
     if data.max_train_images is not None and len(train) > data.max_train_images:
         step = len(train) / data.max_train_images

@@ -121,8 +121,10 @@ def scene_samples(
     duration_s: float,
     every_n_frames: int,
     max_occluded_fraction: float,
+    cameras: Sequence[str] = ("kerb",),
 ) -> list[Sample]:
-    """Frames of generated scenes with their exact truth boxes.
+    """Frames of generated scenes with their exact truth boxes, each (scenario, seed) rendered
+    from every view in ``cameras`` (``scenes.camera.CAMERA_VIEWS``).
 
     Raises:
         RuntimeError: the scene generator cannot be imported in this environment (the config
@@ -136,39 +138,33 @@ def scene_samples(
             "project into the training environment (.venv-train/bin/pip install -e .) or set data.scenes.use: false"
         ) from exc
     out = []
-    for scenario in scenarios:
-        for seed in seeds:
-            files = generate_scene(
-                work_dir / f"{scenario}-{seed}", scenario=scenario, seed=seed, duration_s=duration_s
-            )
-            truth = json.loads(files.truth.read_text(encoding="utf-8"))
-            by_frame: dict[int, list[tuple[float, float, float, float, str]]] = {}
-            for vehicle in truth["vehicles"]:
-                name = canonical_name(vehicle["class"])
-                for f in vehicle["frames"]:
-                    if f["occluded_fraction"] <= max_occluded_fraction:
-                        by_frame.setdefault(f["frame"], []).append((*f["box_px"], name))
-            for walker in truth.get("pedestrians", []):
-                for f in walker["frames"]:  # boxed only while wholly in the image
-                    by_frame.setdefault(f["frame"], []).append((*f["box_px"], "person"))
-            capture = cv2.VideoCapture(str(files.video))
-            index = 0
-            try:
-                while True:
-                    ok, frame = capture.read()
-                    if not ok:
-                        break
-                    if index % every_n_frames == 0:
-                        out.append(
-                            Sample(
-                                f"scene-{scenario}-{seed}-{index:05d}",
-                                by_frame.get(index, []),
-                                image=frame,
-                            )
-                        )
-                    index += 1
-            finally:
-                capture.release()
+    for camera, scenario, seed in ((c, sc, sd) for c in cameras for sc in scenarios for sd in seeds):
+        label = f"{scenario}-{seed}" + ("" if camera == "kerb" else f"-{camera}")
+        files = generate_scene(
+            work_dir / label, scenario=scenario, seed=seed, duration_s=duration_s, camera=camera
+        )
+        truth = json.loads(files.truth.read_text(encoding="utf-8"))
+        by_frame: dict[int, list[tuple[float, float, float, float, str]]] = {}
+        for vehicle in truth["vehicles"]:
+            name = canonical_name(vehicle["class"])
+            for f in vehicle["frames"]:
+                if f["occluded_fraction"] <= max_occluded_fraction:
+                    by_frame.setdefault(f["frame"], []).append((*f["box_px"], name))
+        for walker in truth.get("pedestrians", []):
+            for f in walker["frames"]:  # boxed only while wholly in the image
+                by_frame.setdefault(f["frame"], []).append((*f["box_px"], "person"))
+        capture = cv2.VideoCapture(str(files.video))
+        index = 0
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                if index % every_n_frames == 0:
+                    out.append(Sample(f"scene-{label}-{index:05d}", by_frame.get(index, []), image=frame))
+                index += 1
+        finally:
+            capture.release()
     return out
 
 

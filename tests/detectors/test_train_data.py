@@ -76,3 +76,34 @@ def test_write_yolo_dataset_drops_a_previous_builds_images(tmp_path) -> None:
     write_yolo_dataset(root, [Sample("new0", [], image=image)], [Sample("v", [], image=image)], ["car"])
     assert sorted(p.name for p in (root / "images" / "train").iterdir()) == ["new0.jpg"]
     assert sorted(p.name for p in (root / "labels").rglob("*") if p.is_file()) == ["new0.txt", "v.txt"]
+
+
+def test_scene_samples_render_every_configured_camera_view(tmp_path) -> None:
+    """With two views each scene is rendered from both: twice the frames, names that say the
+    view, and boxes in other pixels for the same vehicles."""
+    samples = scene_samples(tmp_path / "scenes", ["default"], [0], 1.0, 10, 0.5, cameras=["kerb", "far-side"])
+    assert len(samples) == 6  # frames 0, 10, 20 of 25, from each view
+    kerb = [s for s in samples if not s.name.endswith(tuple(f"-far-side-{i:05d}" for i in (0, 10, 20)))]
+    far = [s for s in samples if s not in kerb]
+    assert len(kerb) == len(far) == 3
+    assert all("-far-side-" in s.name for s in far) and len({s.name for s in samples}) == 6
+    assert (tmp_path / "scenes" / "default-0-far-side" / "truth.json").is_file()
+    assert [b[:4] for b in kerb[0].boxes] != [b[:4] for b in far[0].boxes]
+
+
+def test_training_config_names_its_camera_views(tmp_path) -> None:
+    """The committed multi-view config trains on kerb and far-side (gantry held out); an unknown
+    view is refused naming the valid ones."""
+    from pathlib import Path
+
+    from detectors.train import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "detectors" / "train-vehicles-multiview-cpu.yaml")
+    assert config.data.scenes.cameras == ["kerb", "far-side"]
+    assert load_config(root / "detectors" / "train-vehicles-cpu.yaml").data.scenes.cameras == ["kerb"]
+    text = (root / "detectors" / "train-vehicles-multiview-cpu.yaml").read_text().replace("[kerb, far-side]", "[kerb, drone]")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ValueError, match="drone.*valid views: kerb, far-side, gantry"):
+        load_config(bad)
