@@ -36,6 +36,18 @@ def _velocity(t: np.ndarray, pos: np.ndarray, sel: np.ndarray) -> np.ndarray | N
     return v
 
 
+def _velocity_near(t: np.ndarray, pos: np.ndarray, candidates: np.ndarray, window_s: float, after: bool) -> np.ndarray | None:
+    """The velocity over ``window_s`` after (``after``) or before each candidate index in turn,
+    the first that has enough observations: a track re-found after a gap, or first seen on a
+    stray box, has too few points in its very first or last window, and the next one is used."""
+    for k in candidates:
+        sel = (t >= t[k] - 1e-9) & (t <= t[k] + window_s) if after else (t <= t[k] + 1e-9) & (t >= t[k] - window_s)
+        v = _velocity(t, pos, sel)
+        if v is not None:
+            return v
+    return None
+
+
 def check_forbidden_turn(
     track: Track, manoeuvres: list[tuple[Manoeuvre, np.ndarray, np.ndarray]], cfg: ForbiddenTurnRuleConfig
 ) -> RuleHit | None:
@@ -62,8 +74,8 @@ def check_forbidden_turn(
         if len(later) == 0:
             continue
         j, j_last = int(later[0]), int(later[-1])
-        v0 = _velocity(t, pos, (t >= t[i] - 1e-9) & (t <= t[i] + cfg.fit_window_s))
-        v1 = _velocity(t, pos, (t <= t[j_last] + 1e-9) & (t >= t[j_last] - cfg.fit_window_s))
+        v0 = _velocity_near(t, pos, in_entry[in_entry < j], cfg.fit_window_s, after=True)
+        v1 = _velocity_near(t, pos, later[::-1], cfg.fit_window_s, after=False)
         if v0 is None or v1 is None:
             continue
         s0, s1 = float(np.hypot(*v0)) * MS_TO_KMH, float(np.hypot(*v1)) * MS_TO_KMH

@@ -74,3 +74,20 @@ def test_disabled_and_no_manoeuvres():
 def test_heading_change_sign(v0, v1, expected):
     """Counter-clockwise in road X/Y (X right, Y away) is a left turn for a driver."""
     assert heading_change_deg(np.array(v0, float), np.array(v1, float)) == pytest.approx(expected)
+
+
+def test_u_turn_with_a_gap_and_a_stray_first_box_is_still_found():
+    """A track first seen on a stray box (0.36 s before the next one) and re-found after a gap at
+    its very end, still in the exit area (two last points 0.64 s after the others; as on the
+    far-side night U-turn): the first and last windows hold too few points, so the next ones are
+    used and the U-turn is found; with both ends clean the measured turn is the same within a
+    few degrees."""
+    t, x, y = path(U[:-1])            # ends at (1.75, 36): inside the exit area
+    clean = check_forbidden_turn(track(t, x, y), SITE, ForbiddenTurnRuleConfig())
+    keep = np.ones(len(t), bool)
+    keep[1:10] = False                # the first box, then nothing for 0.36 s
+    keep[-18:-2] = False              # a gap before the last two points
+    hit = check_forbidden_turn(track(t[keep], x[keep], y[keep]), SITE, ForbiddenTurnRuleConfig())
+    assert clean is not None and hit is not None and hit.type == "u_turn"
+    assert abs(hit.measurements["heading_change_deg"] - clean.measurements["heading_change_deg"]) < 10
+    assert hit.t_start_s == pytest.approx(clean.t_start_s)
