@@ -155,8 +155,7 @@ class CameraPose:
         if np.linalg.det(r) < 0:
             return None
         k = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
-        pose = cls(k, r, t, 1.0)
-        up = 1.0 if pose.centre[2] > 0 else -1.0
+        up = 1.0 if (-r.T @ t)[2] > 0 else -1.0  # the camera centre's side of the road plane
         return cls(k, r, t, up)
 
     def project(self, points_m: np.ndarray) -> np.ndarray:
@@ -325,7 +324,8 @@ def correct_tracks(
     camera_id: str = "",
     axes: np.ndarray | None = None,
 ) -> list[Track]:
-    """Each track with its usable points' across-road position on the vehicle's centre line.
+    """Each track with its points' across-road position on the vehicle's centre line (every point
+    with a known heading and a correction of at most ``max_shift_m``).
 
     Args:
         tracks: vehicle tracks (persons stay as they are: they are not given here).
@@ -353,14 +353,10 @@ def correct_tracks(
             settings.height_m.get(cls, settings.height_m["car"]),
         )
         road = track.road_m
-        heading = headings_of(track.t_s, road, settings)
-        ok = np.all(np.isfinite(heading), axis=1) & np.all(np.isfinite(road), axis=1)
-        if not ok.any():
-            out.append(track)
-            continue
-        fixed = road.copy()
-        fixed[ok] = centre_line_points(pose, image_to_road, road[ok], heading[ok], size, settings)
-        shift = fixed - road
+        heading = headings_of(track.t_s, road, settings)  # NaN where the road point or the heading is unknown
+        ok = np.all(np.isfinite(heading), axis=1)
+        shift = np.zeros_like(road)
+        shift[ok] = centre_line_points(pose, image_to_road, road[ok], heading[ok], size, settings) - road[ok]
         good = ok & np.all(np.isfinite(shift), axis=1) & (np.hypot(*shift.T) <= settings.max_shift_m)
         if not good.any():
             out.append(track)
@@ -368,20 +364,15 @@ def correct_tracks(
         # fade out where the vehicle does not drive along a lane, then smooth: the correction
         # itself must add no jitter
         t = track.t_s
-        if axes is not None and len(axes):
-            weight = lane_weights(np.where(ok[:, None], heading, 0.0), axes, settings)
-        else:
-            weight = turn_weights(t, road, settings)
+        weight = lane_weights(heading, axes, settings) if axes is not None and len(axes) else turn_weights(t, road, settings)
         shift[good] *= weight[good, None]
         shift[good] = _smooth(t[good], shift[good], settings.heading_window_s / 2)
         fixed = road + shift
-        moved = np.hypot(*shift.T)
-        keep = good
         points = tuple(
-            replace(p, road_m=(float(fixed[i, 0]), float(fixed[i, 1]))) if keep[i] else p
+            replace(p, road_m=(float(fixed[i, 0]), float(fixed[i, 1]))) if good[i] else p
             for i, p in enumerate(track.points)
         )
-        shifts += [float(m) for m in moved[keep]]
+        shifts += np.hypot(*shift[good].T).tolist()
         out.append(replace(track, points=points))
     if shifts:
         log.info(
