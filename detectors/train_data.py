@@ -131,6 +131,7 @@ def scene_samples(
             asks for scenes; training without them would not be the configured run).
     """
     try:
+        from scenes.camera import view_suffix
         from scenes.generate import generate_scene
     except ImportError as exc:
         raise RuntimeError(
@@ -139,7 +140,7 @@ def scene_samples(
         ) from exc
     out = []
     for camera, scenario, seed in ((c, sc, sd) for c in cameras for sc in scenarios for sd in seeds):
-        label = f"{scenario}-{seed}" + ("" if camera == "kerb" else f"-{camera}")
+        label = f"{scenario}-{seed}{view_suffix(camera)}"
         files = generate_scene(
             work_dir / label, scenario=scenario, seed=seed, duration_s=duration_s, camera=camera
         )

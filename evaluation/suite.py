@@ -37,7 +37,9 @@ class ScenePick(NamedTuple):
     @property
     def label(self) -> str:
         """Folder name and log label: ``default-s7``, or ``default-s7-far-side`` for another view."""
-        return f"{self.scenario}-s{self.seed}" + ("" if self.camera == "kerb" else f"-{self.camera}")
+        from scenes.camera import view_suffix
+
+        return f"{self.scenario}-s{self.seed}{view_suffix(self.camera)}"
 
 
 class SuiteEntry(BaseModel):

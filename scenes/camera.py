@@ -192,6 +192,13 @@ def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
 #: ``camera``). ``kerb`` is the default of every scenario and of every training scene; ``far-side``
 #: and ``gantry`` are held out.
 CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera, "gantry": gantry_camera}
+DEFAULT_VIEW = "kerb"
+
+
+def view_suffix(name: str) -> str:
+    """How a view marks camera ids, calibration versions and folder names: nothing for the
+    default view (so its scenes keep the names they always had), ``-NAME`` for another."""
+    return "" if name == DEFAULT_VIEW else f"-{name}"
 
 
 def camera_view(name: str, width_px: int = 1280, height_px: int = 720) -> PinholeCamera:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from scenes.camera import PinholeCamera
+from scenes.camera import PinholeCamera, view_suffix
 from scenes.geom2d import clip_polygon_halfplane, clip_polygon_to_rect, clip_segment_to_rect
 from scenes.layout import RoadLayout
 from scenes.signal import SignalPlan
@@ -110,11 +110,11 @@ def camera_config(camera: PinholeCamera, layout: RoadLayout, head: SignalHeadPx,
         zones.append({"id": area_id, "kind": "turn_area", "polygon_px": _px(poly)})
     stop_line = next(ln.id for ln in layout.lines if ln.kind == "stop_line")
     bx, by, bw, bh = head.box_px
-    suffix = "" if view == "kerb" else f"-{view}"
+    suffix = view_suffix(view)
     doc = {
         "camera_id": f"demo-{scenario}-s{seed}{suffix}",
         "name": "Chui Ave approach (synthetic)",
-        "location": {"lat": 42.8765, "lon": 74.604, "description": f"synthetic scene, scenario {scenario} seed {seed}{'' if view == 'kerb' else f', {view} camera'}"},
+        "location": {"lat": 42.8765, "lon": 74.604, "description": f"synthetic scene, scenario {scenario} seed {seed}{f', {view} camera' if suffix else ''}"},
         "start_time_utc": start_time_utc,
         "image_size_px": [w, h],
         "speed_limit_kmh": speed_limit_kmh,

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenes.camera import PinholeCamera, camera_view
+from scenes.camera import DEFAULT_VIEW, PinholeCamera, camera_view
 from scenes.camera_yaml import camera_config, write_camera_yaml
 from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast, sample_walkers
 from scenes.kinematics import Trajectories, simulate
@@ -172,7 +172,7 @@ class _TruthCollector:
                              (p.camera.width_px, p.camera.height_px), p.scenario.start_time_utc, SPEED_LIMIT_KMH,
                              SPEED_TOLERANCE_KMH)
         doc = truth_document(header, p.scenario.signal, p.duration_s, vehicles, violations)
-        if p.camera_view != "kerb":
+        if p.camera_view != DEFAULT_VIEW:
             doc["camera_view"] = p.camera_view
         doc["pedestrians"] = [{"id": w.id, "role": spec.label, "height_m": round(w.height_m, 3), "frames": self.walker_frames[j]}
                               for j, (w, spec) in enumerate(zip(p.walkers, p.scenario.walkers))]
