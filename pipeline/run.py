@@ -25,7 +25,7 @@ from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
 from pipeline.tracking import RoadTracker
-from pipeline.ground_point import correct_tracks, lane_axes
+from pipeline.ground_point import GroundPointSettings, correct_tracks, lane_axes
 from pipeline.track_repair import repair_tracks
 from pipeline.types import RuleHit, Track, Violation
 from pipeline.video import VideoInfo, evidence_pass, probe_video, read_frames
@@ -87,6 +87,10 @@ class ProcessOptions:
     # through the camera pose the calibration implies (pipeline/ground_point.py); off only to
     # measure what it changes.
     ground_point: bool = True
+    # With it, also put each point's along-road position on the modelled bumper nearest the
+    # camera (the box's bottom lies up to ~1.5 m behind it, more the further away); off only to
+    # measure what it changes.
+    ground_point_along: bool = True
     plate_frames: int = 6  # vehicle crops per violating track handed to the plate reader
     clip_pre_s: float = 3.0  # evidence clip starts this long before the offence
     clip_post_s: float = 2.0  # and ends this long after it
@@ -218,7 +222,8 @@ def process_video(
     tracks, persons = split_persons(tracker.tracks(min_points=options.min_track_points))
     if options.ground_point:
         tracks = correct_tracks(tracks, geometry.homography, tuple(config.image_size_px),
-                                config.rules.vehicle_length_m, camera_id=config.camera_id,
+                                config.rules.vehicle_length_m, GroundPointSettings(along_road=options.ground_point_along),
+                                camera_id=config.camera_id,
                                 axes=lane_axes([geometry.zones_m[lane.id] for lane in config.lanes]))
     if options.track_repair:
         tracks = repair_tracks(tracks, camera_id=config.camera_id)

@@ -81,6 +81,7 @@ def process_cmd(
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default off)")] = None,
     track_repair: Annotated[bool, typer.Option("--track-repair/--no-track-repair", help="split identity switches and stitch broken tracks in road metres before the rules (docs/tracking.md)")] = True,
     ground_point: Annotated[bool, typer.Option("--ground-point/--no-ground-point", help="put each vehicle point on its centre line across the road, from the camera pose and a vehicle model (docs/tracking.md)")] = True,
+    ground_point_along: Annotated[bool, typer.Option("--ground-point-along/--no-ground-point-along", help="with --ground-point, also put it on the modelled bumper nearest the camera along the road")] = True,
     plates: Annotated[bool, typer.Option("--plates/--no-plates", help="read the plate of each violating vehicle")] = True,
     plate_model: Annotated[Optional[str], typer.Option("--plate-model", help="plate-detector model: a file, or a committed name (plates-yolov8n, plates-yolov8n-ft; default the first)")] = None,
     registry: Annotated[Optional[str], typer.Option("--registry", help="match plates in the vehicle registry: sql:URL or http://host:port (default: no match; `safecity registry-match --unmatched` later)")] = None,
@@ -108,7 +109,7 @@ def process_cmd(
         evidence_store = build_evidence_store(out_dir / "evidence")
         result = process_video(
             video, config, config_sha, det, model_name, evidence_store,
-            ProcessOptions(batch_size=batch_size, detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, **_schedule_options(detect_stride, motion_gate, roi_crop)), on_progress=progress_cb, plate_reader=reader,
+            ProcessOptions(batch_size=batch_size, detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop)), on_progress=progress_cb, plate_reader=reader,
             signer=EvidenceSigner.from_home(home),
         )
         progress_done()
@@ -207,6 +208,7 @@ def eval_suite_cmd(
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default off)")] = None,
     track_repair: Annotated[bool, typer.Option("--track-repair/--no-track-repair", help="split identity switches and stitch broken tracks in road metres before the rules (docs/tracking.md)")] = True,
     ground_point: Annotated[bool, typer.Option("--ground-point/--no-ground-point", help="put each vehicle point on its centre line across the road, from the camera pose and a vehicle model (docs/tracking.md)")] = True,
+    ground_point_along: Annotated[bool, typer.Option("--ground-point-along/--no-ground-point-along", help="with --ground-point, also put it on the modelled bumper nearest the camera along the road")] = True,
     model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
@@ -229,7 +231,7 @@ def eval_suite_cmd(
         det, model_name = build_detector("onnx", model_path)
         from pipeline.run import ProcessOptions
 
-        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, **_schedule_options(detect_stride, motion_gate, roi_crop)))
+        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop)))
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     pooled = suite.pooled()
