@@ -353,7 +353,8 @@ class OncomingLaneRuleConfig(_Strict):
 class RulesConfig(_Strict):
     vehicle_length_m: dict[str, float] = Field(
         default={"car": 4.5, "bus": 12.0, "truck": 8.0, "motorcycle": 2.1},
-        description="nominal lengths per class, m: the body centre lies half a length behind the front point",
+        description="nominal lengths per class, m: the body centre lies half a length from the point (the bumper nearest "
+        "the camera) along the heading, away from the camera",
     )
     speeding: SpeedingRuleConfig = SpeedingRuleConfig()
     red_light: RedLightRuleConfig = RedLightRuleConfig()

@@ -100,7 +100,7 @@ def check_bus_lane(
     t = track.t_s[use]
     if len(t) < cfg.min_points:
         return None
-    centres = body_centres(track, track.road_m[use], lengths)
+    centres = body_centres(track, t, track.road_m[use], lengths)
     active = np.array([window_active(cfg, start_time_utc + dt.timedelta(seconds=float(x))) for x in t], dtype=bool)
     best: tuple[float, str, int, int] | None = None
     for lane_id, poly in bus_lanes.items():

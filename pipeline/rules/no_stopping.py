@@ -33,7 +33,7 @@ def check_no_stopping(
     if len(t) < 5:
         return None
     speed = instantaneous_speeds(t, pos, cfg.speed_half_window_s)
-    centres = body_centres(track, pos, lengths)
+    centres = body_centres(track, t, pos, lengths)
     for i, j in stopped_intervals(t, speed, cfg.stopped_speed_kmh, cfg.min_dwell_s):
         centre = np.median(centres[i : j + 1], axis=0, keepdims=True)
         for zone_id, poly in zones.items():

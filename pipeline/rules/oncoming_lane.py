@@ -77,7 +77,7 @@ def lane_history(
     if int(fine.sum()) < cfg.min_points or len(t) < cfg.min_own_points + cfg.min_points:
         return None
     front = track.road_m[history]
-    centres = body_centres(track, front, lengths)
+    centres = body_centres(track, t, front, lengths)
     at = lane_ids(centres, lanes)
     heading: list[str | None] = [None] * len(t)
     for k in range(len(t)):

@@ -33,7 +33,7 @@ def check_solid_line(
     t = track.t_s[use]
     if len(t) < 2 * cfg.min_points_each_side:
         return None
-    pos = body_centres(track, track.road_m[use], lengths)
+    pos = body_centres(track, t, track.road_m[use], lengths)
     seg = Segment(tuple(line_m[0]), tuple(line_m[-1]))
     side, along = seg.side(pos), seg.projection(pos)
     # Crossings: consecutive observations on opposite sides, the crossing point (interpolated)
