@@ -7,15 +7,13 @@ import numpy as np
 from pipeline.ground_point import GroundPointSettings, headings_of
 from pipeline.types import Track
 
-# Headings from the points' motion: a window of 1 s that must span 1.5 m of road, else the whole
-# observed motion (pipeline.ground_point.GroundPointSettings, whose defaults these are).
-HEADING_WINDOW_S = 1.0
-MIN_HEADING_MOVE_M = 1.5
 # Within this share of the road's axis (|cos| of the heading against Y, 0.5 = 60 degrees) the
 # body lies half a length along the heading; a vehicle moving more across the road than along it
 # (mid-turn) or standing still keeps the body half a length further along Y.
 ALONG_ROAD_MIN_COS = 0.5
-_HEADINGS = GroundPointSettings(heading_window_s=HEADING_WINDOW_S, min_heading_move_m=MIN_HEADING_MOVE_M)
+# Headings from the points' motion as the ground point takes them (a window of 1 s that must
+# span 1.5 m of road, else the whole observed motion).
+_HEADINGS = GroundPointSettings()
 
 
 def body_centres(track: Track, t_s: np.ndarray, pos: np.ndarray, lengths: dict[str, float]) -> np.ndarray:
