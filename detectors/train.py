@@ -182,6 +182,11 @@ def start_run(config: RunConfig) -> None:
     import torch
 
     torch.set_num_threads(config.threads)
+    # ultralytics' select_device() resets torch's threads to its NUM_THREADS (CPU count - 1, so one
+    # thread on a 2-core machine) when it trains on the CPU; make it keep the configured number.
+    import ultralytics.utils.torch_utils as ultralytics_torch
+
+    ultralytics_torch.NUM_THREADS = config.threads
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)

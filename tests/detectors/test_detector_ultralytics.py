@@ -132,3 +132,29 @@ def test_rebuilding_a_file_that_is_not_an_ultralytics_export_exits_2(tmp_path: P
     assert DEFAULT_VEHICLE_MODEL.name in capsys.readouterr().err
     assert rebuild_main([str(tmp_path / "absent.onnx"), str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+
+
+@needs_ultralytics
+def test_cpu_training_keeps_the_configured_torch_threads(tmp_path: Path) -> None:
+    """ultralytics' select_device() sets torch's threads to CPU count - 1 for CPU training (one
+    thread on a 2-core machine); after start_run it keeps the config's ``threads``."""
+    import torch
+    from ultralytics.utils.torch_utils import select_device
+
+    from detectors.train import RunConfig, SharedData, Stage, start_run
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 3):
+            config = RunConfig(
+                out_dir=tmp_path / "run",
+                checkpoint=tmp_path / "none.pt",
+                threads=threads,
+                stages=[Stage(epochs=1)],
+                data=SharedData(shared_data=tmp_path),
+            )
+            start_run(config)
+            select_device("cpu", verbose=False)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
