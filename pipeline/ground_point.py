@@ -1,8 +1,8 @@
 """Where a vehicle stands on the road: its box's ground point corrected for the camera's view.
 
 The tracker's road point is the bottom centre of the detector's box mapped through the ground
-homography. Along the road that is the bumper nearest the camera (:mod:`pipeline.rules.body`
-turns it into the body centre). Across the road it is not the vehicle's centre line when the
+homography. Along the road that is near the bumper nearest the camera, a little behind it
+(step 4 below; :mod:`pipeline.rules.body` turns the point into the body centre). Across the road it is not the vehicle's centre line when the
 camera sees the vehicle obliquely: the box drawn around a 3D body seen from one side and from
 above also spans its side and roof, so its bottom centre maps to a ground point pulled towards
 the camera. Measured on the held-out ``far-side`` view (a 9.5 m pole 10-18 m beside the lanes):
@@ -208,7 +208,7 @@ def box_bottom_centres(
     return np.column_stack([(px[:, :, 0].min(axis=1) + px[:, :, 0].max(axis=1)) / 2, px[:, :, 1].max(axis=1)])
 
 
-def centre_line_points(
+def corrected_points(
     pose: CameraPose,
     image_to_road: np.ndarray,
     ground_m: np.ndarray,
@@ -371,7 +371,7 @@ def correct_tracks(
         heading = headings_of(track.t_s, road, settings)  # NaN where the road point or the heading is unknown
         ok = np.all(np.isfinite(heading), axis=1)
         shift = np.zeros_like(road)
-        shift[ok] = centre_line_points(pose, image_to_road, road[ok], heading[ok], size, settings) - road[ok]
+        shift[ok] = corrected_points(pose, image_to_road, road[ok], heading[ok], size, settings) - road[ok]
         good = ok & np.all(np.isfinite(shift), axis=1) & (np.hypot(*shift.T) <= settings.max_shift_m)
         if not good.any():
             out.append(track)
@@ -398,6 +398,6 @@ def correct_tracks(
 
 
 __all__ = [
-    "CameraPose", "GroundPointSettings", "box_bottom_centres", "centre_line_points", "correct_tracks", "headings_of",
+    "CameraPose", "GroundPointSettings", "box_bottom_centres", "corrected_points", "correct_tracks", "headings_of",
     "lane_axes", "lane_weights", "turn_weights",
 ]

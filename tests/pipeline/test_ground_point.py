@@ -13,7 +13,7 @@ from pipeline.geometry import apply_homography
 from pipeline.ground_point import (
     CameraPose,
     GroundPointSettings,
-    centre_line_points,
+    corrected_points,
     correct_tracks,
     headings_of,
     lane_axes,
@@ -86,7 +86,7 @@ def test_along_road_the_point_moves_to_the_bumper_nearest_the_camera(view):
     receding = _straight_track([(x, 46.6 + 0.6 * k) for k in range(40)])
     both = correct_tracks([approaching, receding], h, (1280, 720), {"car": 4.5})
     across = correct_tracks([approaching, receding], h, (1280, 720), {"car": 4.5}, GroundPointSettings(along_road=False))
-    for before, after, only_across in zip((approaching, receding), both, across):
+    for after, only_across in zip(both, across):
         assert np.allclose(after.road_m[:, 0], only_across.road_m[:, 0], atol=1e-6)
     ahead = approaching.road_m[:, 1] - both[0].road_m[:, 1]
     assert np.all(ahead > 0.1) and np.all(ahead < 2.0)
@@ -197,7 +197,7 @@ def test_correction_puts_rendered_vehicles_on_their_centre_line(rendered, view, 
         heading = headings_of(np.array([f["t_s"] for f in frames]), p0, GroundPointSettings())
         known = np.all(np.isfinite(heading), axis=1)
         front, p0, heading = front[known], p0[known], heading[known]
-        fixed = centre_line_points(pose, h, p0, heading, (v["length_m"], v["width_m"], v["height_m"]))
+        fixed = corrected_points(pose, h, p0, heading, (v["length_m"], v["width_m"], v["height_m"]))
         naive_err += list(p0[:, 0] - front[:, 0])
         fixed_err += list(fixed[:, 0] - front[:, 0])
         # along the road: the bumper nearest the camera (the front when approaching, else the rear)
