@@ -42,7 +42,7 @@ from detectors.labels import (  # noqa: F401 - re-exported: measure's readers mo
     read_yolo_txt,
 )
 from detectors.models import DEFAULT_VEHICLE_MODEL
-from detectors.onnx_yolo import OnnxYoloDetector
+from detectors.onnx_yolo import OnnxYoloDetector, read_model_names
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,13 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("no vehicles data under data=%s", args.data)
         return 2
 
-    classes = VEHICLES + ("person", "traffic light")
+    # the classes of these sets that the model has: a fine-tune without `traffic light` is
+    # measured on the rest instead of refused
+    names = read_model_names(args.model)
+    classes = tuple(c for c in VEHICLES + ("person", "traffic light") if c in names)
+    if not classes:
+        logger.error("model=%s has none of the classes %s", args.model, VEHICLES + ("person", "traffic light"))
+        return 2
     rectangular = None if args.letterbox == "auto" else False
     detector = OnnxYoloDetector(
         args.model,

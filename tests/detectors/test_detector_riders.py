@@ -66,3 +66,17 @@ def test_both_models_find_most_boxed_riders_on_real_cctv(model, floor):
     detector = OnnxYoloDetector(model, classes=VEHICLES + ("person",), conf_threshold=EVAL_CONF, intra_op_threads=2)
     scores = rider_recall(predict(detector, items), items, threshold=0.25)
     assert scores["all"]["recall"] >= floor, scores
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "vehicles").is_dir(), reason=f"no vehicles data under {SHARED_DATA}")
+def test_measure_runs_a_model_without_traffic_light(capsys):
+    """The fine-tuned model has no ``traffic light`` class; ``detectors.measure`` measures it on
+    the classes it has instead of refusing it."""
+    import json
+
+    from detectors.measure import main
+
+    assert main(["--data", str(SHARED_DATA), "--model", str(FINETUNED_VEHICLE_MODEL),
+                 "--timing-only", "--timing-runs", "1", "--threads", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == str(FINETUNED_VEHICLE_MODEL) and report["timing"]
