@@ -47,7 +47,7 @@ def generate_scene_cmd(
     scenario: Annotated[str, typer.Option(help="scenario name (see --list)")] = "default",
     seed: Annotated[int, typer.Option(help="random seed: plates, colours, exact times and speeds")] = 0,
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override the scenario length, seconds")] = None,
-    camera: Annotated[str, typer.Option("--camera", help="site geometry: kerb (default; every training scene), far-side or gantry (held out)")] = "kerb",
+    camera: Annotated[str, typer.Option("--camera", help="site geometry: kerb (default; every training scene), far-side, gantry or mast (held out)")] = "kerb",
     list_: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
 ) -> None:
     """Render a synthetic camera scene with exact ground truth."""
@@ -201,7 +201,7 @@ def eval_suite_cmd(
         "--suite", help="a committed suite definition (e.g. scenes/suites/full.yaml); replaces --scenarios/--seeds")] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", help="where scenes and runs are written")] = Path("suite-out"),
     duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="override every scenario's length, s")] = None,
-    camera: Annotated[str, typer.Option("--camera", help="site geometry of --scenarios' scenes: kerb (default; every training scene), far-side or gantry (held out); a suite file names its own")] = "kerb",
+    camera: Annotated[str, typer.Option("--camera", help="site geometry of --scenarios' scenes: kerb (default; every training scene), far-side, gantry or mast (held out); a suite file names its own")] = "kerb",
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
     detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 1; 3 measured in docs/performance.md)")] = None,
     motion_gate: Annotated[Optional[bool], typer.Option("--motion-gate/--no-motion-gate", help="skip frames in which nothing moved (default off)")] = None,

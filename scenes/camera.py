@@ -188,10 +188,24 @@ def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
     return _framed(width_px, height_px, 1100.0, (-3.5, 4.0, 7.0), 13.0, 0.0)
 
 
+def mast_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
+    """A fourth site geometry, held out from every training recipe: a tall mast well before the
+    intersection, with a long lens, as a distance speed camera is mounted.
+
+    It stands at X = -11.5 m (on the near sidewalk, 1 m behind the kerb), Y = -4 m (18 m before the
+    kerb pole of :func:`enforcement_camera`), 12 m high, panned 9 deg towards the road and pitched
+    15 deg down, focal 1400 px (~49 deg horizontal view). The bottom row is at Y ~ 17 m, the stop
+    line at mid-image and the horizon just above the top, so vehicles are seen from further away
+    and more from above than from the kerb pole, and a metre of road near the stop line is fewer
+    pixels high.
+    """
+    return _framed(width_px, height_px, 1400.0, (-11.5, -4.0, 12.0), 15.0, 9.0)
+
+
 #: Named site geometries of the scene generator (``safecity generate --camera``, suite entries'
 #: ``camera``). ``kerb`` is the default of every scenario and of every training scene; ``far-side``
-#: and ``gantry`` are held out.
-CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera, "gantry": gantry_camera}
+#: and ``gantry`` are held out from the committed fine-tune, ``mast`` from every training recipe.
+CAMERA_VIEWS = {"kerb": enforcement_camera, "far-side": far_side_camera, "gantry": gantry_camera, "mast": mast_camera}
 DEFAULT_VIEW = "kerb"
 
 

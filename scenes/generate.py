@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help=f"one of: {', '.join(list_scenarios())}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration-s", type=float, default=None)
-    parser.add_argument("--camera", default="kerb", help="site geometry: kerb (default), far-side or gantry")
+    parser.add_argument("--camera", default="kerb", help="site geometry: kerb (default), far-side, gantry or mast")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

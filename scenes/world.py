@@ -115,7 +115,8 @@ def build_backdrop(camera: PinholeCamera, layout: RoadLayout, lighting: str, rng
         _light_pools(img, camera, first, lamps, 1.5, 0.16)
     elif lighting == "dusk":
         _light_pools(img, camera, first, lamps, 0.25, 0.55)
-    img[:first] = _sky(w, first, int(camera.horizon_y_px()), lighting, rng)
+    if first > 0:  # a camera pitched below the horizon sees no sky
+        img[:first] = _sky(w, first, int(camera.horizon_y_px()), lighting, rng)
     draw_buildings(img, camera, rng, lighting)
     haze = np.array({"day": (196, 192, 186), "dusk": (120, 110, 130), "night": (34, 30, 28)}[lighting], np.float32)
     trees = []

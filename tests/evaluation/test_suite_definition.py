@@ -22,9 +22,9 @@ def test_committed_full_suite_is_valid_and_covers_the_catalogue():
     assert {p.camera for p in suite.pairs()} == {"kerb"}
 
 
-@pytest.mark.parametrize("view", ["far-side", "gantry"])
+@pytest.mark.parametrize("view", ["far-side", "gantry", "mast"])
 def test_committed_held_out_suites_are_the_catalogue_from_another_view(view):
-    """far-side.yaml and gantry.yaml: the same scenarios as full.yaml, every one seen from that
+    """far-side.yaml, gantry.yaml and mast.yaml: the same scenarios as full.yaml, every one seen from that
     camera, on seeds full.yaml does not use; scene folders do not collide with the default's."""
     full = load_suite(ROOT / "scenes" / "suites" / "full.yaml")
     held = load_suite(ROOT / "scenes" / "suites" / f"{view}.yaml")

@@ -120,6 +120,18 @@ def test_far_side_view_is_another_calibrated_site(tmp_path):
 
 def test_unknown_camera_view_is_refused(tmp_path):
     """An unknown view names the valid ones and writes nothing."""
-    with pytest.raises(ValueError, match="valid views: kerb, far-side, gantry"):
+    with pytest.raises(ValueError, match="valid views: kerb, far-side, gantry, mast"):
         generate_scene(tmp_path / "x", "default", camera="drone")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_view_without_sky_renders(tmp_path):
+    """The mast camera is pitched so far down that its horizon lies above the image: the scene
+    renders with no sky rows (it failed in the sky's resize) and its vehicles are boxed."""
+    from scenes.camera import mast_camera
+
+    assert mast_camera().horizon_y_px() < 0
+    files = generate_scene(tmp_path / "mast", "default", seed=51, duration_s=2.0, camera="mast")
+    truth = json.loads(files.truth.read_text())
+    assert truth["camera_view"] == "mast"
+    assert any(v["frames"] for v in truth["vehicles"])
