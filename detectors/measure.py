@@ -291,10 +291,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # the classes of these sets that the model has: a fine-tune without `traffic light` is
     # measured on the rest instead of refused
+    wanted = VEHICLES + ("person", "traffic light")
     names = read_model_names(args.model)
-    classes = tuple(c for c in VEHICLES + ("person", "traffic light") if c in names)
+    classes = tuple(c for c in wanted if c in names)
     if not classes:
-        logger.error("model=%s has none of the classes %s", args.model, VEHICLES + ("person", "traffic light"))
+        logger.error("model=%s has none of the classes %s", args.model, wanted)
         return 2
     rectangular = None if args.letterbox == "auto" else False
     detector = OnnxYoloDetector(
