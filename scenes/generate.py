@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenes.camera import DEFAULT_VIEW, PinholeCamera, camera_view
+from scenes.camera import CAMERA_VIEWS, DEFAULT_VIEW, PinholeCamera, camera_view
 from scenes.camera_yaml import camera_config, write_camera_yaml
 from scenes.cast import STREAM_APPEARANCE, STREAM_BACKGROUND, STREAM_FRAME, CastMember, sample_cast, sample_walkers
 from scenes.kinematics import Trajectories, simulate
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help=f"one of: {', '.join(list_scenarios())}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration-s", type=float, default=None)
-    parser.add_argument("--camera", default="kerb", help="site geometry: kerb (default), far-side, gantry or mast")
+    parser.add_argument("--camera", default="kerb", help=f"site geometry: one of {', '.join(CAMERA_VIEWS)} (default {DEFAULT_VIEW})")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
