@@ -2,8 +2,8 @@
 
 The tracker's road point is the bottom centre of the detector's box mapped through the ground
 homography. Along the road that is near the bumper nearest the camera, a little behind it
-(step 4 below; :mod:`pipeline.rules.body` turns the point into the body centre). Across the road it is not the vehicle's centre line when the
-camera sees the vehicle obliquely: the box drawn around a 3D body seen from one side and from
+(step 4 below; :mod:`pipeline.rules.body` turns the point into the body centre). Across the
+road it is not the vehicle's centre line when the camera sees the vehicle obliquely: the box drawn around a 3D body seen from one side and from
 above also spans its side and roof, so its bottom centre maps to a ground point pulled towards
 the camera. Measured on the held-out ``far-side`` view (a 9.5 m pole 10-18 m beside the lanes):
 +0.3 to +1.3 m for cars and up to +4 m for buses and trucks, growing as they come closer, enough

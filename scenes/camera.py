@@ -189,11 +189,11 @@ def gantry_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
 
 
 def mast_camera(width_px: int = 1280, height_px: int = 720) -> PinholeCamera:
-    """A fourth site geometry, held out from every training recipe: a tall mast well before the
-    intersection, with a long lens, as a distance speed camera is mounted.
+    """A fourth site geometry, held out from every training recipe: a tall mast across the cross
+    street from the approach, with a long lens, as a distance speed camera is mounted.
 
-    It stands at X = -11.5 m (on the near sidewalk, 1 m behind the kerb), Y = -4 m (18 m before the
-    kerb pole of :func:`enforcement_camera`), 12 m high, panned 9 deg towards the road and pitched
+    It stands at X = -11.5 m (on the near sidewalk, 1 m behind the kerb), Y = -4 m (18 m further
+    from the stop line than the kerb pole of :func:`enforcement_camera`), 12 m high, panned 9 deg towards the road and pitched
     15 deg down, focal 1400 px (~49 deg horizontal view). The bottom row is at Y ~ 17 m, the stop
     line at mid-image and the horizon just above the top, so vehicles are seen from further away
     and more from above than from the kerb pole, and a metre of road near the stop line is fewer
