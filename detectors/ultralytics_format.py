@@ -13,14 +13,19 @@ Needs the ``onnx`` package (training/bench environment), not the runtime.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 
 def to_ultralytics_onnx(src: Path, dst: Path, imgsz: int = 640) -> Path:
     """Write ``dst``: the model ``src`` with its output rearranged for ultralytics.
 
+    A model already in ultralytics' layout (metadata ``task: detect``, as ultralytics' own export
+    and the committed fine-tuned model) is copied unchanged.
+
     Args:
-        src: ONNX of :mod:`detectors.export_yolov5` (output ``[N, A, 5 + nc]``, ``names`` metadata).
+        src: ONNX of :mod:`detectors.export_yolov5` (output ``[N, A, 5 + nc]``, ``names``
+            metadata), or an ultralytics export.
         dst: where to write; parent folders are created.
         imgsz: the square size ultralytics letterboxes to (its metadata ``imgsz``).
 
@@ -37,6 +42,10 @@ def to_ultralytics_onnx(src: Path, dst: Path, imgsz: int = 640) -> Path:
     model = onnx.load(str(src))
     graph = model.graph
     meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("task") == "detect":
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        return Path(dst)
     if "names" not in meta or len(graph.output) != 1:
         raise ValueError(
             f"{src}: expected one output and 'names' metadata (a detectors.export_yolov5 model)"
