@@ -98,7 +98,7 @@ def detect_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
     ] = None,
     conf: Annotated[
         float, typer.Option("--conf", min=0.001, max=0.999, help="minimum confidence")
@@ -197,7 +197,7 @@ def eval_detector_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8, vehicles-yolov5nu-ft; default the first)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
     ] = None,
     conf: Annotated[
         float,
@@ -346,12 +346,12 @@ def quantize_detector_cmd(
     With the defaults it rebuilds the committed models/vehicles-yolov5n-coco-int8.onnx (model
     card models/vehicles-yolov5n-coco.md). The YOLOv5 decode tail always stays float.
     """
-    from detectors.models import INT8_VEHICLE_MODEL, resolve_model
+    from detectors.models import COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL, resolve_model
     from detectors.quantize import QuantizeSettings, quantize_detector
 
     out = out if out is not None else INT8_VEHICLE_MODEL
     try:
-        model_path = resolve_model(model)
+        model_path = resolve_model(model, default=COCO_VEHICLE_MODEL)
         settings = QuantizeSettings(
             input_size=input_size,
             every_nth_frame=every_nth_frame,

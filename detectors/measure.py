@@ -14,7 +14,7 @@ precision means anything there; :func:`rider_recall` counts a boxed rider as fou
 detection per rider). It is the only labelled real traffic-camera view of persons here.
 
 Usage:
-    python -m detectors.measure --data ../shared/data [--model models/vehicles-yolov5n-coco.onnx]
+    python -m detectors.measure --data ../shared/data [--model models/vehicles-yolov5nu-ft.onnx]
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 #: COCO-pretrained YOLOv5n (v6.1) exported by :mod:`detectors.export_yolov5`; see its model card
-#: ``models/vehicles-yolov5n-coco.md`` for data, figures and licence (AGPL-3.0).
-DEFAULT_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco.onnx"
+#: ``models/vehicles-yolov5n-coco.md`` for data, figures and licence (AGPL-3.0). The teacher that
+#: pseudo-labels the training clips, the reference of the held-out scores and the source of the
+#: int8 model; opt-in for processing (``--model vehicles-yolov5n-coco``).
+COCO_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco.onnx"
 
 #: The same network with int8 weights and activations (``python -m detectors.quantize``): 1.6x
 #: the detector frames per CPU second, opt-in (``--model``); measured trade-off in the model card
@@ -18,13 +20,18 @@ INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
 
 #: YOLOv5nu fine-tuned from the COCO YOLOv5n on US-101, COCO, pseudo-labelled clips and generated
 #: scenes (``detectors/train-vehicles-cpu.yaml``, a CPU-budget 2 + 10 epochs), classes car,
-#: motorcycle, bus, truck, person: far better on a high top-down highway view, worse on COCO
-#: photos (persons most); opt-in, figures in its model card ``models/vehicles-yolov5nu-ft.md``.
+#: motorcycle, bus, truck, person: far better on real traffic-camera footage (US-101) and on every
+#: camera view of the scenario suites, worse on COCO photos (persons most); figures and the
+#: reasons it is the default in its model card ``models/vehicles-yolov5nu-ft.md``.
 FINETUNED_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft.onnx"
+
+#: The model ``--model`` means when it is not given (``safecity process``, ``eval-suite``,
+#: ``detect``, ``eval-detector``, ``bench``, the workers): the fine-tuned model since 2026-11-28.
+DEFAULT_VEHICLE_MODEL = FINETUNED_VEHICLE_MODEL
 
 #: Names of the committed vehicle models that ``--model`` accepts besides a path (the file
 #: name with or without ``.onnx``).
-KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL)}
+KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (FINETUNED_VEHICLE_MODEL, COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL)}
 
 
 def resolve_model(

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from detectors.base import ModelFileError
-from detectors.models import DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, MODELS_DIR
+from detectors.models import COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL, MODELS_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def quantize_detector(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m detectors.quantize``: write the int8 detector (see module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_VEHICLE_MODEL, help="fp32 ONNX model")
+    parser.add_argument("--model", type=Path, default=COCO_VEHICLE_MODEL, help="fp32 ONNX model")
     parser.add_argument("--out", type=Path, default=INT8_VEHICLE_MODEL, help="int8 ONNX to write")
     parser.add_argument("--videos", type=Path, nargs="*", help="calibration videos (default: sample_videos/*/scene.mp4)")
     parser.add_argument("--input-size", type=int, default=640)

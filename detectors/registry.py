@@ -38,7 +38,7 @@ def create_detector(name: str, **options: Any) -> Detector:
     """Build the detector registered as ``name`` with backend-specific keyword ``options``.
 
     Example:
-        ``create_detector("onnx", model_path=DEFAULT_VEHICLE_MODEL, conf_threshold=0.3)``
+        ``create_detector("onnx", model_path=COCO_VEHICLE_MODEL, conf_threshold=0.3)``
 
     Raises:
         ValueError: unknown ``name`` (with a did-you-mean) or a bad option value.

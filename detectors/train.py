@@ -222,7 +222,7 @@ def parse_run_args(
 
 def build_dataset(config: TrainConfig) -> Path:
     """Write ``<out_dir>/dataset`` (train = all sources, val = held-out views); returns data.yaml."""
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import COCO_VEHICLE_MODEL
     from detectors.onnx_yolo import OnnxYoloDetector
     from detectors.train_data import (
         coco128_samples,
@@ -238,7 +238,7 @@ def build_dataset(config: TrainConfig) -> Path:
     train += coco128_samples(vehicles / "coco128_vehicles", data.coco128_train)
     if data.videos.use:
         teacher = OnnxYoloDetector(
-            DEFAULT_VEHICLE_MODEL,
+            COCO_VEHICLE_MODEL,
             classes=config.classes,
             conf_threshold=data.videos.teacher_conf,
             agnostic_nms=True,
@@ -363,7 +363,7 @@ def train_stages(config: RunConfig, data_yaml: Path, init: Path, **train_args: A
 def score_holdout(config: TrainConfig, weights: Path) -> dict[str, Any]:
     """Any-vehicle and per-class scores on the held-out views, trained model vs the COCO model."""
     from detectors.labels import read_coco_json, read_yolo_txt, COCO_IDS
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import COCO_VEHICLE_MODEL
     from detectors.onnx_yolo import OnnxYoloDetector
     from detectors.scoring import score_labelled_set
     from detectors.ultralytics_yolo import UltralyticsDetector
@@ -390,7 +390,7 @@ def score_holdout(config: TrainConfig, weights: Path) -> dict[str, Any]:
             input_size=config.imgsz,
         ),
         "coco-yolov5n": OnnxYoloDetector(
-            DEFAULT_VEHICLE_MODEL, classes=config.classes, conf_threshold=0.001
+            COCO_VEHICLE_MODEL, classes=config.classes, conf_threshold=0.001
         ),
     }
     return {

@@ -71,7 +71,7 @@ def test_detect_json_on_a_folder(tmp_path: Path) -> None:
     result = _invoke("detect", tmp_path, "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["model"] == "onnx:vehicles-yolov5n-coco.onnx" and doc["conf_threshold"] == 0.25
+    assert doc["model"] == "onnx:vehicles-yolov5nu-ft.onnx" and doc["conf_threshold"] == 0.25
     assert [(Path(i["path"]).name, i["width"], i["height"], i["boxes"]) for i in doc["images"]] == [
         ("f0.jpg", 96, 64, []),
         ("f1.jpg", 80, 120, []),
@@ -79,12 +79,12 @@ def test_detect_json_on_a_folder(tmp_path: Path) -> None:
 
 
 def test_detect_takes_a_committed_models_name(tmp_path: Path) -> None:
-    """--model vehicles-yolov5nu-ft (no path) loads the committed fine-tuned model; an unknown
-    bare name exits 2 listing the committed names."""
+    """--model vehicles-yolov5n-coco (no path) loads the committed COCO model instead of the
+    default; an unknown bare name exits 2 listing the committed names."""
     cv2.imwrite(str(tmp_path / "f.jpg"), np.full((64, 96, 3), 114, np.uint8))
-    result = _invoke("detect", tmp_path, "--json", "--model", "vehicles-yolov5nu-ft")
+    result = _invoke("detect", tmp_path, "--json", "--model", "vehicles-yolov5n-coco")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["model"] == "onnx:vehicles-yolov5nu-ft.onnx"
+    assert json.loads(result.output)["model"] == "onnx:vehicles-yolov5n-coco.onnx"
     bad = _invoke("detect", tmp_path, "--model", "vehicles-yolov9")
     assert bad.exit_code == 2
     assert "vehicles-yolov9" in bad.output and "vehicles-yolov5nu-ft" in bad.output
@@ -119,9 +119,11 @@ def test_detect_text_lists_boxes() -> None:
 @needs_data
 def test_eval_detector_on_yolo_txt_labels() -> None:
     """On coco128 val2017 (YOLO txt, COCO ids) it reports per-class AP50 and recall, matching the
-    model card (any vehicle: 45 boxes, AP50 ~0.69, recall@0.25 0.60)."""
+    COCO model's card (any vehicle: 45 boxes, AP50 ~0.69, recall@0.25 0.60)."""
     result = _invoke(
         "eval-detector",
+        "--model",
+        "vehicles-yolov5n-coco",
         "--images",
         COCO_VAL / "images" / "val2017",
         "--labels",

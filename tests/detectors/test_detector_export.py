@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.models import DEFAULT_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT.parent / "shared" / "models" / "yolov5n_coco.pt"
@@ -49,7 +49,7 @@ def test_export_matches_committed_model(tmp_path: Path) -> None:
 
     out = export_coco_yolov5n(CHECKPOINT, tmp_path / "m.onnx")
     fresh = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    committed = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
+    committed = ort.InferenceSession(str(COCO_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
     for height, width in [(640, 640), (384, 640)]:
         batch = np.random.default_rng(1).random((1, 3, height, width), dtype=np.float32)
         np.testing.assert_allclose(
@@ -75,7 +75,7 @@ def test_static_export_equals_dynamic_at_640(tmp_path: Path) -> None:
     assert static.get_inputs()[0].shape[1:] == [3, 640, 640]
     assert static.get_outputs()[0].shape[1:] == [25200, 85]
     batch = np.random.default_rng(2).random((2, 3, 640, 640), dtype=np.float32)
-    dynamic = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
+    dynamic = ort.InferenceSession(str(COCO_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(
         static.run(None, {"images": batch})[0],
         dynamic.run(None, {"images": batch})[0],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 from detectors.boxes import box_iou
-from detectors.models import DEFAULT_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, resolve_model
+from detectors.models import COCO_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, resolve_model
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import read_frames, sample_video_paths
 
@@ -24,7 +24,7 @@ def test_finetuned_model_loads_offline_and_finds_the_sample_vehicles(monkeypatch
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     tuned = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)
     assert set(tuned.model_names) == {"car", "motorcycle", "bus", "truck", "person"}
-    coco = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options)
+    coco = OnnxYoloDetector(COCO_VEHICLE_MODEL, **options)
     found = total = 0
     for video in sample_video_paths():
         for frame in read_frames(video, 50, 5):

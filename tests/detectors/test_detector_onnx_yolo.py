@@ -12,7 +12,7 @@ import pytest
 from detectors.base import Detections, ModelFileError
 from detectors.boxes import box_iou
 from detectors.evaluate import evaluate
-from detectors.models import DEFAULT_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector, decode_predictions, letterbox
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -27,7 +27,7 @@ needs_data = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def detector() -> OnnxYoloDetector:
-    return OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, intra_op_threads=2)
+    return OnnxYoloDetector(COCO_VEHICLE_MODEL, intra_op_threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_model_file_contract() -> None:
     """The committed model has the documented input, output and metadata."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(DEFAULT_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(COCO_VEHICLE_MODEL), providers=["CPUExecutionProvider"])
     (inp,), (out,) = session.get_inputs(), session.get_outputs()
     assert (inp.name, inp.type, inp.shape[1]) == ("images", "tensor(float)", 3)
     assert all(isinstance(d, str) for d in inp.shape[0:1] + inp.shape[2:4]), (
@@ -118,7 +118,7 @@ def test_model_without_names_is_refused(tmp_path: Path) -> None:
 def test_bad_options(options: dict, error: type, message: str) -> None:
     """Bad constructor options raise with what was expected and what came."""
     with pytest.raises(error, match=message):
-        OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options)
+        OnnxYoloDetector(COCO_VEHICLE_MODEL, **options)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_rectangular_canvas_per_aspect(
 ) -> None:
     """With the dynamic committed model a frame goes onto the smallest 32-px-aligned rectangle
     holding it and its border, the frame centred and at the square letterbox's scale."""
-    detector = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, border_px=border_px, intra_op_threads=1)
+    detector = OnnxYoloDetector(COCO_VEHICLE_MODEL, border_px=border_px, intra_op_threads=1)
     assert detector.rectangular and detector.dynamic_hw
     assert detector.canvas_for(*frame_wh) == canvas_wh
     batch, (box,) = detector.preprocess([np.zeros((frame_wh[1], frame_wh[0], 3), np.uint8)])
@@ -216,7 +216,7 @@ def test_both_output_layouts_decode_to_frame_px(tiny_yolo_onnx, anchor_free: boo
 
 def test_square_option_on_dynamic_model() -> None:
     """rectangular=False letterboxes to the 640 square even on the dynamic model."""
-    square = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, rectangular=False, intra_op_threads=1)
+    square = OnnxYoloDetector(COCO_VEHICLE_MODEL, rectangular=False, intra_op_threads=1)
     assert square.canvas_for(1920, 1080) == (640, 640)
 
 
@@ -309,7 +309,7 @@ def test_finds_cars_on_us101_frames() -> None:
 
     seq = VEHICLES / "ngsim_us101" / "Sequence1"
     items = read_coco_json(seq / "annotations" / "GT.json", seq / "images")[:16]
-    detector = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, conf_threshold=0.001, intra_op_threads=2)
+    detector = OnnxYoloDetector(COCO_VEHICLE_MODEL, conf_threshold=0.001, intra_op_threads=2)
     preds = [as_vehicle(p) for p in detector.detect([cv2.imread(str(i.path)) for i in items])]
     (car,) = evaluate(preds, [i.truth for i in items], ("car",), threshold=0.25)
     assert car.n_gt > 500

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.boxes import box_iou
-from detectors.models import DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import (
     QuantizeSettings,
@@ -72,7 +72,7 @@ def test_int8_model_loads_offline_and_agrees_with_fp32(monkeypatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
     assert INT8_VEHICLE_MODEL.is_file(), f"missing committed model {INT8_VEHICLE_MODEL}"
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
-    fp32 = OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options)
+    fp32 = OnnxYoloDetector(COCO_VEHICLE_MODEL, **options)
     int8 = OnnxYoloDetector(INT8_VEHICLE_MODEL, **options)
     assert int8.model_names == fp32.model_names
     assert int8.dynamic_hw, "the int8 model must keep dynamic height/width (rectangular letterbox)"
@@ -87,22 +87,22 @@ def test_int8_model_is_quantized_and_says_how() -> None:
     assert "DequantizeLinear" in ops or "QLinearConv" in ops
     meta = {p.key: p.value for p in model.metadata_props}
     record = json.loads(meta["quantization"])
-    assert record["source_model"] == DEFAULT_VEHICLE_MODEL.name
+    assert record["source_model"] == COCO_VEHICLE_MODEL.name
     assert record["calibration_frames"] > 0
-    assert INT8_VEHICLE_MODEL.stat().st_size < DEFAULT_VEHICLE_MODEL.stat().st_size / 2
+    assert INT8_VEHICLE_MODEL.stat().st_size < COCO_VEHICLE_MODEL.stat().st_size / 2
 
 
 def test_quantize_detector_rebuilds_an_agreeing_model(tmp_path: Path) -> None:
     """The documented command's function, on a 4-frame calibration, writes a model that agrees
     with fp32 like the committed one (the quantization is reproducible offline)."""
     out = quantize_detector(
-        DEFAULT_VEHICLE_MODEL,
+        COCO_VEHICLE_MODEL,
         tmp_path / "int8.onnx",
         settings=QuantizeSettings(every_nth_frame=100, max_frames_per_video=2),
     )
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     _assert_boxes_agree(
-        OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, **options),
+        OnnxYoloDetector(COCO_VEHICLE_MODEL, **options),
         OnnxYoloDetector(out, **options),
         _sample_frames(),
     )
@@ -124,8 +124,8 @@ def test_quantize_settings_refuse_bad_values(settings: dict, message: str) -> No
 
 def test_decode_tail_stays_float() -> None:
     """Only the head's output convolutions of /model.24/ are quantized; its decode math is not."""
-    names = float_node_names(DEFAULT_VEHICLE_MODEL, keep_head_float=False)
+    names = float_node_names(COCO_VEHICLE_MODEL, keep_head_float=False)
     assert names and all(n.startswith("/model.24/") for n in names)
     assert not any(n.endswith("/Conv") for n in names)
-    with_head = float_node_names(DEFAULT_VEHICLE_MODEL, keep_head_float=True)
+    with_head = float_node_names(COCO_VEHICLE_MODEL, keep_head_float=True)
     assert len([n for n in with_head if n.endswith("/Conv")]) == 3

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detectors.boxes import box_iou
-from detectors.models import DEFAULT_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.region import Region, RegionDetector, crop_input_size, region_of_interest
 from pipeline.config import load_camera_config
@@ -92,7 +92,7 @@ def _sample_frames(scene: str, indices: list[int]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def committed() -> OnnxYoloDetector:
-    return OnnxYoloDetector(DEFAULT_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
+    return OnnxYoloDetector(COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from detectors.base import Detections
 from detectors.evaluate import GroundTruth
 from detectors.labels import LabelledImage
 from detectors.measure import EVAL_CONF, VEHICLES, predict, rider_recall, rider_set
-from detectors.models import DEFAULT_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 HANOI = SHARED_DATA / "videos" / "hanoi_labeled_frames"
@@ -54,7 +54,7 @@ def test_rider_recall_counts_a_person_or_motorcycle_on_the_rider_once():
 
 @pytest.mark.shared_data
 @pytest.mark.skipif(not HANOI.is_dir(), reason=f"shared CCTV rider frames not found at {HANOI}")
-@pytest.mark.parametrize(("model", "floor"), [(DEFAULT_VEHICLE_MODEL, 0.80), (FINETUNED_VEHICLE_MODEL, 0.72)])
+@pytest.mark.parametrize(("model", "floor"), [(COCO_VEHICLE_MODEL, 0.80), (FINETUNED_VEHICLE_MODEL, 0.72)])
 def test_both_models_find_most_boxed_riders_on_real_cctv(model, floor):
     """On the 32 labelled frames (361 riders) at the operating threshold 0.25 the models find
     most riders (measured 2026-11-27: COCO 0.859, fine-tuned 0.781); a regression below the

@@ -123,13 +123,13 @@ def test_rebuilding_a_file_that_is_not_an_ultralytics_export_exits_2(tmp_path: P
     """The COCO model (exported from the YOLOv5 code base, not ultralytics) and a missing file are
     refused with exit 2, naming the file."""
     pytest.importorskip("onnx")
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import COCO_VEHICLE_MODEL
     from detectors.pt_from_onnx import main as rebuild_main
 
     if REASON is not None:
         pytest.skip(f"ultralytics backend: {REASON}")
-    assert rebuild_main([str(DEFAULT_VEHICLE_MODEL), str(tmp_path / "x.pt")]) == 2
-    assert DEFAULT_VEHICLE_MODEL.name in capsys.readouterr().err
+    assert rebuild_main([str(COCO_VEHICLE_MODEL), str(tmp_path / "x.pt")]) == 2
+    assert COCO_VEHICLE_MODEL.name in capsys.readouterr().err
     assert rebuild_main([str(tmp_path / "absent.onnx"), str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
 

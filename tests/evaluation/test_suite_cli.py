@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from detectors.base import ModelFileError
-from detectors.models import DEFAULT_VEHICLE_MODEL, INT8_VEHICLE_MODEL, resolve_model
+from detectors.models import COCO_VEHICLE_MODEL, DEFAULT_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, INT8_VEHICLE_MODEL, resolve_model
 
 from safecity.cli import app
 
@@ -89,9 +89,9 @@ def test_eval_suite_runs_the_named_model_and_records_it(tmp_path):
 def test_model_names_resolve_to_committed_files(tmp_path):
     """A bare committed name (with or without .onnx) resolves to models/; an existing path is kept;
     a missing path that merely ends in a known name is not silently replaced."""
-    assert resolve_model(None) == DEFAULT_VEHICLE_MODEL
+    assert resolve_model(None) == DEFAULT_VEHICLE_MODEL == FINETUNED_VEHICLE_MODEL
     assert resolve_model("vehicles-yolov5n-coco-int8") == INT8_VEHICLE_MODEL
-    assert resolve_model("vehicles-yolov5n-coco.onnx") == DEFAULT_VEHICLE_MODEL
+    assert resolve_model("vehicles-yolov5n-coco.onnx") == COCO_VEHICLE_MODEL
     own = tmp_path / "mine.onnx"
     own.write_bytes(b"x")
     assert resolve_model(own) == own

@@ -145,11 +145,11 @@ def test_process_video_with_stride_gate_and_region(tmp_path: Path) -> None:
     """process_video with stride 3, gate and region crop and the committed model on the day sample: after
     start-up only about every third frame is detected, and while the picture is held nothing is
     detected until max_static_frames (25) have passed; every observation is from a detected frame."""
-    from detectors.models import DEFAULT_VEHICLE_MODEL
+    from detectors.models import COCO_VEHICLE_MODEL
     from pipeline.config import load_camera_config
 
     video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
-    detector = create_detector("onnx", model_path=DEFAULT_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
+    detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
     options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3)
     result = process_video(video, load_camera_config(SAMPLE / "camera.yaml"), "0" * 64, detector, "onnx", tmp_path / "ev", options)
     assert result.frames == 90
