@@ -5,11 +5,11 @@ torch and onnx, which the runtime does not)::
 
     .venv-train/bin/python -m bench.baseline --video scene.mp4 --model models/vehicles-yolov5n-coco.onnx
 
-The model is the same committed ONNX our pipeline runs, rewritten for ultralytics' output layout
-(:mod:`detectors.ultralytics_format`), so both spend the same network cost; ultralytics then
-letterboxes every frame to its 640 square, tracks (its default tracker), estimates speeds and
-draws, frame by frame, as its documentation shows. Decoding is inside the timed loop, as it is
-in our pipeline. Prints one JSON object: frames, wall_s, cpu_s, fps, fps_per_core.
+The model is the same ONNX our pipeline runs (a YOLOv5 export is rewritten for ultralytics'
+output layout by :mod:`detectors.ultralytics_format`; an ultralytics export goes as it is), so
+both spend the same network cost; ultralytics then letterboxes every frame to its 640 square,
+tracks (its default tracker), estimates speeds and draws, frame by frame, as its documentation
+shows. Decoding is inside the timed loop, as it is in our pipeline. Prints one JSON object: frames, wall_s, cpu_s, fps, fps_per_core.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def run_baseline(video: Path, model: Path, max_frames: int | None, threads: int 
     converted = to_ultralytics_onnx(
         model, Path(tempfile.mkdtemp(prefix="safecity-baseline-")) / "model.onnx"
     )
+    rewritten = converted.read_bytes() != Path(model).read_bytes()
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     estimator = solutions.SpeedEstimator(model=str(converted), show=False, verbose=False, fps=fps)
@@ -60,7 +61,7 @@ def run_baseline(video: Path, model: Path, max_frames: int | None, threads: int 
         **timing.to_dict(),
         "ultralytics": ultralytics_version,
         "torch_threads": torch.get_num_threads(),
-        "model": f"{model.name} (rewritten for ultralytics)",
+        "model": f"{model.name} (rewritten for ultralytics)" if rewritten else model.name,
     }
 
 
