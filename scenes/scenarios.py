@@ -320,6 +320,28 @@ _U_TURN = Scenario(
     forbidden=("u_turn",),
 )
 
+# Green all along. Left turns are forbidden here (sign 'No left turn'): a car turns left from L3 across the
+# departure lanes into the cross street; a right turn from L1 and the straight runs are lawful. The turn is in
+# the intersection, which the kerb pole stands beside: the suites show it from the gantry and the mast.
+_LEFT_TURN = Scenario(
+    name="left-turn",
+    description="day, 10 s, left turn forbidden: a car turns left from L3 into the cross street; a right "
+    "turn from L1 and straight traffic are lawful (seen from the gantry or mast view)",
+    lighting="day",
+    duration_s=10.0,
+    signal=standard_plan(offset_s=0.0),
+    vehicles=(
+        VehicleSpec("left turn", "car", "L3", speed_kmh=(40, 46), t_ref_s=(2.6, 3.0), turn=TurnSpec("left_turn")),
+        VehicleSpec("right turn (allowed)", "car", "L1", speed_kmh=(40, 46), t_ref_s=(4.8, 5.2),
+                    turn=TurnSpec("right_turn")),
+        VehicleSpec("lawful", "car", "L2", speed_kmh=(46, 54), t_ref_s=(0.8, 1.2)),
+        VehicleSpec("lawful", "car", "L3", speed_kmh=(46, 52), t_ref_s=(6.8, 7.2)),
+        VehicleSpec("lawful (away)", "car", "L5", direction="away", speed_kmh=(42, 50), t_ref_s=(0.3, 0.8)),
+    ),
+    expected_violations=("left_turn",),
+    forbidden=("left_turn",),
+)
+
 # Amber 0-2 s, red from 2 s: vehicles that entered on amber finish their manoeuvres on red.
 _AMBER_TURN = Scenario(
     name="amber-turn",
@@ -386,6 +408,9 @@ SCENARIOS: dict[str, Scenario] = {
         _U_TURN,
         replace(_U_TURN, name="u-turn-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
                 description="the U-turn cast at night"),
+        _LEFT_TURN,
+        replace(_LEFT_TURN, name="left-turn-night", lighting="night", start_time_utc="2026-11-20T15:30:00Z",
+                description="the left-turn cast at night"),
         _AMBER_TURN,
         _FAST,
         _PEDESTRIAN,

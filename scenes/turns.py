@@ -29,9 +29,18 @@ _EXIT_RUN_M = 120.0
 TURN_AREAS_M = {
     "u_turn": (("ta-u-in", ((-3.5, 50.0), (0.0, 50.0), (0.0, 95.0), (-3.5, 95.0))),
                ("ta-u-out", ((0.0, 50.0), (7.0, 50.0), (7.0, 95.0), (0.0, 95.0)))),
+    # A left turn from the approach lanes: in them before the stop line, then in the departure
+    # half of the intersection or the cross street beyond it (X > 0, Y 10-24). Only views that
+    # look into the intersection (gantry, mast) see the turn; the kerb pole stands beside it.
+    "left_turn": (("ta-l-in", ((-10.5, 36.0), (0.0, 36.0), (0.0, 70.0), (-10.5, 70.0))),
+                  ("ta-l-out", ((0.0, 10.0), (40.0, 10.0), (40.0, 24.0), (0.0, 24.0)))),
 }
 #: Heading change that makes each manoeuvre, degrees (published with the manoeuvre).
-MIN_HEADING_CHANGE_DEG = {"u_turn": 120.0, "left_turn": 60.0}  # a U-turn often loses its track before it is complete
+#: A U-turn often loses its track before it is complete. A left turn leaves the views that see
+#: the intersection mid-arc (gantry, mast: the last usable box at 60-75 deg of the 90, and the
+#: fitted heading lags the arc), and 45 deg to the left inside the departure half of the
+#: intersection is no lane change or straight run: it is a left turn (or a U-turn).
+MIN_HEADING_CHANGE_DEG = {"u_turn": 120.0, "left_turn": 45.0}
 
 
 @dataclass(frozen=True)

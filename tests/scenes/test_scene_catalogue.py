@@ -32,10 +32,30 @@ def test_new_scenarios_yield_their_events(name, seed):
     assert got == collections.Counter(SCENARIOS[name].expected_violations)
 
 
+@pytest.mark.parametrize("name", ["left-turn", "left-turn-night"])
+@pytest.mark.parametrize(("seed", "camera"), [(0, "gantry"), (1, "mast")])
+def test_left_turn_is_the_one_violation_from_views_that_see_the_intersection(name, seed, camera):
+    """From the gantry and the mast the car turning left from L3 is the one violation (heading
+    turned 45 deg or more, in view); the right turn from L1 and the straight runs are lawful."""
+    truth = build_truth(plan_scene(name, seed, camera=camera))
+    roles = {v["id"]: v["role"] for v in truth["vehicles"]}
+    assert [(v["type"], roles[v["vehicle_id"]]) for v in truth["violations"]] == [("left_turn", "left turn")]
+    assert truth["violations"][0]["details"]["heading_change_deg"] >= 45.0
+
+
+def test_left_turn_areas_are_refused_where_the_camera_cannot_see_them():
+    """The kerb pole stands beside the intersection: its camera.yaml cannot publish the left turn's exit area."""
+    sc = SCENARIOS["left-turn"]
+    head = SignalHeadPx((10.0, 10.0, 5.0, 12.0), ((12.0, 12.0), (12.0, 16.0), (12.0, 20.0)), 1.5)
+    with pytest.raises(ValueError, match="turn area ta-l-out is not in view"):
+        camera_config(enforcement_camera(), default_layout(sc.bus_lane), head, sc.signal, scenario=sc.name, seed=0,
+                      start_time_utc=sc.start_time_utc, speed_limit_kmh=60, **site_rules(sc))
+
+
 def test_every_rule_has_day_and_night_positives():
-    """Every implemented type except left turn (out of the camera's view) is expected by day and at night."""
+    """Every implemented type is expected by day and at night (left turns from the views that see them)."""
     wanted = {"speeding", "red_light", "stop_line", "solid_line_crossing", "wrong_way", "no_stopping",
-              "oncoming_lane", "bus_lane", "u_turn", "pedestrian_yield"}
+              "oncoming_lane", "bus_lane", "u_turn", "left_turn", "pedestrian_yield"}
     for light in ("day", "night"):
         have = {t for s in SCENARIOS.values() if s.lighting == light for t in s.expected_violations}
         assert wanted <= have, (light, wanted - have)
