@@ -1,4 +1,4 @@
-"""Int8 static quantization of a YOLOv5 ONNX detector, calibrated on the committed scenes.
+"""Int8 static quantization of a YOLO ONNX detector, calibrated on the committed scenes.
 
 Why: the detector is most of a frame's CPU cost (``docs/performance.md``). onnxruntime's
 static quantization turns the convolutions into int8 kernels (VNNI on recent x86), calibrated
@@ -6,9 +6,11 @@ on frames letterboxed exactly as :class:`detectors.onnx_yolo.OnnxYoloDetector` f
 the activation ranges are those the pipeline sees. Nothing is downloaded: the calibration
 frames come from ``sample_videos/`` (or any videos given).
 
-The decode tail of the YOLOv5 head (``/model.24/`` after the three output convolutions: sigmoid,
-grid and anchor arithmetic, concatenation) stays float: box coordinates in px and scores near
-the 0.25 threshold would lose precision in a uint8 range spanning 0..640 px.
+The decode tail of the head (``/model.24/`` after its convolutions: sigmoid, grid and anchor
+arithmetic, concatenation; in an ultralytics head also the DFL) stays float: box coordinates in
+px and scores near the 0.25 threshold would lose precision in a uint8 range spanning 0..640 px.
+Both the YOLOv5 export of the COCO model and ultralytics' export of the fine-tuned model (the
+default) have their head at ``/model.24/``.
 
 Usage (writes the committed int8 model; model card ``models/vehicles-yolov5n-coco.md``)::
 
@@ -134,10 +136,12 @@ class FrameCalibrationReader:
 
 
 def float_node_names(model_path: Path, keep_head_float: bool) -> list[str]:
-    """Nodes left in float: the YOLOv5 decode tail, and the output convs if asked.
+    """Nodes left in float: the head's decode tail, and its convolutions if asked.
 
-    The decode tail is every ``/model.24/`` node that is not one of its ``m.i/Conv`` output
-    convolutions (reshape, sigmoid, grid/anchor arithmetic, concat).
+    The decode tail is every ``/model.24/`` node that is not a convolution (reshape, sigmoid,
+    grid/anchor arithmetic, concat). In an ultralytics (anchor-free) head the DFL convolution
+    (``/model.24/dfl/``: a fixed 0..15 weighting of a softmax, the box side in stride units)
+    belongs to the decode and stays float too: in uint8 it would move every box edge.
     """
     import onnx
 
@@ -146,7 +150,7 @@ def float_node_names(model_path: Path, keep_head_float: bool) -> list[str]:
     for node in graph.node:
         if not node.name.startswith("/model.24/"):
             continue
-        if node.op_type == "Conv" and not keep_head_float:
+        if node.op_type == "Conv" and not keep_head_float and "/dfl/" not in node.name:
             continue
         names.append(node.name)
     return names
@@ -158,10 +162,11 @@ def quantize_detector(
     videos: Sequence[Path] | None = None,
     settings: QuantizeSettings | None = None,
 ) -> Path:
-    """Write an int8 (activations uint8, weights int8) copy of a YOLOv5 ONNX detector.
+    """Write an int8 (activations uint8, weights int8) copy of a YOLO ONNX detector.
 
     Args:
-        model_path: fp32 ONNX of :mod:`detectors.export_yolov5` (dynamic or fixed H/W).
+        model_path: fp32 ONNX of :mod:`detectors.export_yolov5` or an ultralytics export
+            (dynamic or fixed H/W).
         out_path: where to write the int8 model; its metadata is the fp32 model's plus
             ``quantization`` (JSON: settings, calibration videos and frame count).
         videos: calibration videos; default the committed ``sample_videos/*/scene.mp4``.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.boxes import box_iou
-from detectors.models import COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL
+from detectors.models import COCO_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, INT8_VEHICLE_MODEL
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import (
     QuantizeSettings,
@@ -129,3 +129,25 @@ def test_decode_tail_stays_float() -> None:
     assert not any(n.endswith("/Conv") for n in names)
     with_head = float_node_names(COCO_VEHICLE_MODEL, keep_head_float=True)
     assert len([n for n in with_head if n.endswith("/Conv")]) == 3
+
+
+def test_ultralytics_head_keeps_its_dfl_float() -> None:
+    """In the fine-tuned model's anchor-free head the DFL convolution (box decoding) stays float;
+    the class and box branches' convolutions are quantized."""
+    names = float_node_names(FINETUNED_VEHICLE_MODEL, keep_head_float=False)
+    assert "/model.24/dfl/conv/Conv" in names
+    assert [n for n in names if n.endswith("/Conv")] == ["/model.24/dfl/conv/Conv"]
+    with_head = float_node_names(FINETUNED_VEHICLE_MODEL, keep_head_float=True)
+    assert len([n for n in with_head if n.endswith("/Conv")]) > 10  # cv2/cv3 branches of three scales
+
+
+def test_quantize_detector_rebuilds_the_fine_tuned_model_in_int8(tmp_path: Path) -> None:
+    """The default (ultralytics-layout) model quantizes, with the default calibration, to a model
+    that agrees with it as the COCO int8 does with the COCO model (a 4-frame calibration, enough
+    for the COCO model, loses a confident box here)."""
+    out = quantize_detector(FINETUNED_VEHICLE_MODEL, tmp_path / "ft-int8.onnx")
+    options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
+    fp32 = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)
+    int8 = OnnxYoloDetector(out, **options)
+    assert int8.model_names == fp32.model_names and int8.dynamic_hw
+    _assert_boxes_agree(fp32, int8, _sample_frames())
