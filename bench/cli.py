@@ -39,7 +39,7 @@ def bench_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="ONNX vehicle model: a file or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
+        typer.Option("--model", help="ONNX vehicle model: a file or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5nu-ft-int8, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
     ] = None,
     threads: Annotated[
         int, typer.Option("--threads", min=1, max=64, help="onnxruntime threads of our detector")

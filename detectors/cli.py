@@ -98,7 +98,7 @@ def detect_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5nu-ft-int8, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
     ] = None,
     conf: Annotated[
         float, typer.Option("--conf", min=0.001, max=0.999, help="minimum confidence")
@@ -197,7 +197,7 @@ def eval_detector_cmd(
     ] = False,
     model: Annotated[
         Optional[Path],
-        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
+        typer.Option("--model", help="model file, or for onnx a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5nu-ft-int8, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)"),
     ] = None,
     conf: Annotated[
         float,

@@ -25,13 +25,19 @@ INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5n-coco-int8.onnx"
 #: reasons it is the default in its model card ``models/vehicles-yolov5nu-ft.md``.
 FINETUNED_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft.onnx"
 
+#: The fine-tuned model with int8 weights and activations (``python -m detectors.quantize --model
+#: models/vehicles-yolov5nu-ft.onnx --out models/vehicles-yolov5nu-ft-int8.onnx``, the DFL kept
+#: float): 1.85x the detector frames per CPU second, opt-in; one false pedestrian case on the
+#: kerb suite where fp32 has none (its model card, ``docs/performance.md``).
+FINETUNED_INT8_VEHICLE_MODEL = MODELS_DIR / "vehicles-yolov5nu-ft-int8.onnx"
+
 #: The model ``--model`` means when it is not given (``safecity process``, ``eval-suite``,
 #: ``detect``, ``eval-detector``, ``bench``, the workers): the fine-tuned model since 2026-11-28.
 DEFAULT_VEHICLE_MODEL = FINETUNED_VEHICLE_MODEL
 
 #: Names of the committed vehicle models that ``--model`` accepts besides a path (the file
 #: name with or without ``.onnx``).
-KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (FINETUNED_VEHICLE_MODEL, COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL)}
+KNOWN_MODELS: dict[str, Path] = {p.stem: p for p in (FINETUNED_VEHICLE_MODEL, FINETUNED_INT8_VEHICLE_MODEL, COCO_VEHICLE_MODEL, INT8_VEHICLE_MODEL)}
 
 
 def resolve_model(

@@ -73,7 +73,7 @@ def process_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder: violations.json, tracks.json, evidence/")],
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: $SAFECITY_DB_URL, else SQLite in the home folder)")] = None,
     detector: Annotated[str, typer.Option("--detector", help="detector backend")] = "onnx",
-    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5nu-ft-int8, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=64, help="frames per inference call")] = 4,
     detect_every: Annotated[int, typer.Option("--detect-every", min=1, max=10, help="decimate: track only every n-th frame (lossy; 1 = all)")] = 1,
     detect_stride: Annotated[Optional[int], typer.Option("--detect-stride", min=1, max=10, help="detect at least every n-th frame, tracker predicting between (default 1; 3 measured in docs/performance.md)")] = None,
@@ -209,7 +209,7 @@ def eval_suite_cmd(
     track_repair: Annotated[bool, typer.Option("--track-repair/--no-track-repair", help="split identity switches and stitch broken tracks in road metres before the rules (docs/tracking.md)")] = True,
     ground_point: Annotated[bool, typer.Option("--ground-point/--no-ground-point", help="put each vehicle point on its centre line across the road, from the camera pose and a vehicle model (docs/tracking.md)")] = True,
     ground_point_along: Annotated[bool, typer.Option("--ground-point-along/--no-ground-point-along", help="with --ground-point, also put it on the modelled bumper nearest the camera along the road")] = True,
-    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="detector model: a file, or a committed model's name (vehicles-yolov5nu-ft, vehicles-yolov5nu-ft-int8, vehicles-yolov5n-coco, vehicles-yolov5n-coco-int8; default the first)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print only machine-readable JSON")] = False,
 ) -> None:
     """Generate fresh scenes, process them with the real detector, and pool the scores."""

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from detectors.boxes import box_iou
-from detectors.models import COCO_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, INT8_VEHICLE_MODEL
+from detectors.models import (
+    COCO_VEHICLE_MODEL,
+    FINETUNED_INT8_VEHICLE_MODEL,
+    FINETUNED_VEHICLE_MODEL,
+    INT8_VEHICLE_MODEL,
+    resolve_model,
+)
 from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import (
     QuantizeSettings,
@@ -76,6 +82,26 @@ def test_int8_model_loads_offline_and_agrees_with_fp32(monkeypatch) -> None:
     int8 = OnnxYoloDetector(INT8_VEHICLE_MODEL, **options)
     assert int8.model_names == fp32.model_names
     assert int8.dynamic_hw, "the int8 model must keep dynamic height/width (rectangular letterbox)"
+    _assert_boxes_agree(fp32, int8, _sample_frames())
+
+
+def test_fine_tuned_int8_model_loads_offline_and_agrees_with_its_fp32(monkeypatch) -> None:
+    """The committed int8 copy of the default model: loads with the network blocked, resolves by
+    name, records its source, and agrees with the fp32 default as the COCO pair does."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked by test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert resolve_model("vehicles-yolov5nu-ft-int8") == FINETUNED_INT8_VEHICLE_MODEL
+    options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
+    fp32 = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)
+    int8 = OnnxYoloDetector(FINETUNED_INT8_VEHICLE_MODEL, **options)
+    assert int8.model_names == fp32.model_names and int8.dynamic_hw
+    onnx = pytest.importorskip("onnx")
+    meta = {p.key: p.value for p in onnx.load(str(FINETUNED_INT8_VEHICLE_MODEL)).metadata_props}
+    assert json.loads(meta["quantization"])["source_model"] == FINETUNED_VEHICLE_MODEL.name
     _assert_boxes_agree(fp32, int8, _sample_frames())
 
 
