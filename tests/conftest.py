@@ -50,3 +50,15 @@ def _private_home(tmp_path, monkeypatch):
     """Every test gets its own SAFECITY_HOME; none touches ~/.safecity or a configured DB."""
     monkeypatch.setenv("SAFECITY_HOME", str(tmp_path / "safecity-home"))
     monkeypatch.delenv("SAFECITY_DB_URL", raising=False)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every socket connect fails for the test: what loads or runs under it needs no network."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked by test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

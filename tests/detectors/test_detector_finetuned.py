@@ -3,7 +3,6 @@ backend with its own five classes (vehicles and person) and finds the vehicles o
 
 from __future__ import annotations
 
-import socket
 
 from detectors.boxes import box_iou
 from detectors.models import COCO_VEHICLE_MODEL, FINETUNED_VEHICLE_MODEL, resolve_model
@@ -11,15 +10,9 @@ from detectors.onnx_yolo import OnnxYoloDetector
 from detectors.quantize import read_frames, sample_video_paths
 
 
-def test_finetuned_model_loads_offline_and_finds_the_sample_vehicles(monkeypatch) -> None:
+def test_finetuned_model_loads_offline_and_finds_the_sample_vehicles(no_network) -> None:
     """With every socket connect refused the model loads; on day and night sample frames most
     of the COCO model's confident vehicles (>= 0.5) are found again (IoU >= 0.5, any class)."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked by test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     assert resolve_model("vehicles-yolov5nu-ft") == FINETUNED_VEHICLE_MODEL
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     tuned = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)

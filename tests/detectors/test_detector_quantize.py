@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +66,9 @@ def _assert_boxes_agree(fp32: OnnxYoloDetector, int8: OnnxYoloDetector, frames: 
     assert share >= SHARE, f"{share:.3f} of {len(confs)} fp32 boxes >= {CONFIDENT} have an int8 twin (need {SHARE})"
 
 
-def test_int8_model_loads_offline_and_agrees_with_fp32(monkeypatch) -> None:
+def test_int8_model_loads_offline_and_agrees_with_fp32(no_network) -> None:
     """With every socket connect refused the int8 model loads, and confident fp32 boxes have an
     int8 box of the same class at IoU >= 0.8 on day and night sample frames (see SHARE, SURE)."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked by test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     assert INT8_VEHICLE_MODEL.is_file(), f"missing committed model {INT8_VEHICLE_MODEL}"
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     fp32 = OnnxYoloDetector(COCO_VEHICLE_MODEL, **options)
@@ -85,15 +78,9 @@ def test_int8_model_loads_offline_and_agrees_with_fp32(monkeypatch) -> None:
     _assert_boxes_agree(fp32, int8, _sample_frames())
 
 
-def test_fine_tuned_int8_model_loads_offline_and_agrees_with_its_fp32(monkeypatch) -> None:
+def test_fine_tuned_int8_model_loads_offline_and_agrees_with_its_fp32(no_network) -> None:
     """The committed int8 copy of the default model: loads with the network blocked, resolves by
     name, records its source, and agrees with the fp32 default as the COCO pair does."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked by test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     assert resolve_model("vehicles-yolov5nu-ft-int8") == FINETUNED_INT8_VEHICLE_MODEL
     options = dict(intra_op_threads=1, agnostic_nms=True, providers=["CPUExecutionProvider"])
     fp32 = OnnxYoloDetector(FINETUNED_VEHICLE_MODEL, **options)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import cv2
 import numpy as np
@@ -101,14 +100,8 @@ def test_settings_are_validated() -> None:
         PlateReaderSettings(min_confidense=0.5)
 
 
-def test_models_load_and_run_with_the_network_blocked(monkeypatch) -> None:
+def test_models_load_and_run_with_the_network_blocked(no_network) -> None:
     """Nothing downloads at run time: with every socket connect refused, both models load and read."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked by test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     offline = PlateReader.create(intra_op_threads=1)
     rng = np.random.default_rng(6)
     sample = sample_plate(rng, "08 123 CAT", "car", CameraLook(width_px=170.0), vehicle=True)

@@ -4,7 +4,6 @@ No training here: these run without torch or ultralytics."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import cv2
@@ -188,15 +187,9 @@ def test_found_counts_any_and_top_box() -> None:
 
 
 @pytest.mark.skipif(not FINETUNED.is_file(), reason="no fine-tuned plate model committed")
-def test_finetuned_plate_model_loads_offline_and_finds_a_kg_plate(monkeypatch) -> None:
+def test_finetuned_plate_model_loads_offline_and_finds_a_kg_plate(no_network) -> None:
     """With every socket connect refused the committed fine-tuned model loads (one plate class)
     and finds the plate of generated KG vehicle fronts at 320 px."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked by test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     detector = OnnxPlateDetector(FINETUNED, input_size=320, intra_op_threads=1)
     for sample in kg_samples(3, 4242, (90.0, 200.0), motorcycle_every=0, prefix="test"):
         (boxes,) = detector.detect([sample.image])
