@@ -338,7 +338,7 @@ def quantize_detector_cmd(
     ] = "minmax",
     keep_head_float: Annotated[
         bool,
-        typer.Option("--keep-head-float", help="leave the head's three output convolutions float too"),
+        typer.Option("--keep-head-float", help="leave the head's output convolutions float too (3 in a YOLOv5 head, 6 in an ultralytics one)"),
     ] = False,
 ) -> None:
     """Write an int8 copy of a YOLOv5 ONNX detector, calibrated on video frames (detectors.quantize).

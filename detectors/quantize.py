@@ -51,7 +51,8 @@ class QuantizeSettings:
             into int8 kernels) or ``qoperator`` (QLinearConv etc. written out).
         per_channel: one weight scale per output channel (keeps thin channels' precision).
         calibration: ``minmax``, ``entropy`` or ``percentile`` activation-range method.
-        keep_head_float: leave the three output convolutions of ``/model.24/`` float too.
+        keep_head_float: leave the output convolutions of ``/model.24/`` float too (3 in a
+            YOLOv5 head, 6 in an ultralytics one; :func:`float_node_names`).
     """
 
     input_size: int = 640
@@ -136,12 +137,17 @@ class FrameCalibrationReader:
 
 
 def float_node_names(model_path: Path, keep_head_float: bool) -> list[str]:
-    """Nodes left in float: the head's decode tail, and its convolutions if asked.
+    """Nodes left in float: the head's decode tail, and its output convolutions if asked.
 
     The decode tail is every ``/model.24/`` node that is not a convolution (reshape, sigmoid,
     grid/anchor arithmetic, concat). In an ultralytics (anchor-free) head the DFL convolution
     (``/model.24/dfl/``: a fixed 0..15 weighting of a softmax, the box side in stride units)
     belongs to the decode and stays float too: in uint8 it would move every box edge.
+
+    ``keep_head_float`` adds the head's output convolutions: the plain 1x1 ``Conv`` layers that
+    write the raw outputs (YOLOv5: ``m.0``-``m.2``, three; ultralytics: ``cv2.i.2`` box and
+    ``cv3.i.2`` class, six), not the 3x3 ``Conv``+BN+SiLU blocks before them (exported as
+    ``.../conv/Conv``), which hold most of an ultralytics head's multiply-adds.
     """
     import onnx
 
@@ -150,8 +156,9 @@ def float_node_names(model_path: Path, keep_head_float: bool) -> list[str]:
     for node in graph.node:
         if not node.name.startswith("/model.24/"):
             continue
-        if node.op_type == "Conv" and not keep_head_float and "/dfl/" not in node.name:
-            continue
+        if node.op_type == "Conv" and "/dfl/" not in node.name:
+            if not keep_head_float or "/conv/Conv" in node.name:
+                continue
         names.append(node.name)
     return names
 
@@ -242,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=("qdq", "qoperator"), default="qdq")
     parser.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor")
     parser.add_argument("--calibration", choices=("minmax", "entropy", "percentile"), default="minmax")
-    parser.add_argument("--keep-head-float", action="store_true", help="output convs stay float")
+    parser.add_argument("--keep-head-float", action="store_true", help="the head's output convolutions stay float")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     settings = QuantizeSettings(
