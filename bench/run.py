@@ -286,7 +286,7 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
     defaults = ProcessOptions()
     report.options = {
         k: v for k, v in asdict(replace(defaults, **SCHEDULED)).items()
-        if k in ("detect_stride", "motion_gate", "max_static_frames", "roi_crop", "roi_pad_frac", "batch_size")
+        if k in ("detect_stride", "motion_gate", "max_static_frames", "roi_crop", "roi_pad_frac", "dense_zone", "batch_size")
     }
     model_name = f"onnx:{settings.model.name}"
 

@@ -150,7 +150,7 @@ def test_process_video_with_stride_gate_and_region(tmp_path: Path) -> None:
 
     video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
-    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3)
+    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=False)
     result = process_video(video, load_camera_config(SAMPLE / "camera.yaml"), "0" * 64, detector, "onnx", tmp_path / "ev", options)
     assert result.frames == 90
     counts = result.schedule_counts
@@ -159,6 +159,31 @@ def test_process_video_with_stride_gate_and_region(tmp_path: Path) -> None:
     frames = sorted({p.frame for a in result.analyses for p in a.track.points})
     assert frames, "no vehicle tracked"
     assert [f for f in frames if 43 <= f < 66] == []  # held from frame 41 to 70
+
+
+def test_dense_zone_detects_every_frame_of_a_moving_vehicle_in_the_measurement_zone(tmp_path: Path) -> None:
+    """With dense_zone a stride applies only away from the measurement zone: while a confirmed
+    vehicle is in the zone, every frame is detected (without it this test fails: frames 13, 14 of
+    track 1 skipped)."""
+    from detectors.models import COCO_VEHICLE_MODEL
+    from pipeline.config import load_camera_config
+
+    video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
+    config = load_camera_config(SAMPLE / "camera.yaml")
+    detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
+    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=True)
+    result = process_video(video, config, "0" * 64, detector, "onnx", tmp_path / "ev", options)
+    limit = config.rules.speeding.max_m_per_px
+    # frames the detector ran on (a frame with a detected vehicle gives some track an observation)
+    detected = {p.frame for a in result.analyses for p in a.track.points}
+    checked = 0
+    for a in result.analyses:
+        zone = [p.frame for p in a.track.points if p.m_per_px <= limit and p.frame <= 40]
+        # from its fourth zone observation (confirmed) to its last one before the hold: every frame
+        for frame in range(zone[3], zone[-1] + 1) if len(zone) > 3 else ():
+            assert frame in detected, f"track {a.track.track_id}: frame {frame} not detected, zone frames {zone}"
+            checked += 1
+    assert checked > 20, "no vehicle crossed the measurement zone before the hold"
 
 
 def test_model_free_detector_gets_every_frame(tmp_path: Path) -> None:
