@@ -18,6 +18,7 @@ import numpy as np
 from detectors.base import Detector
 from pipeline.analysis import TrackAnalysis, analyse_track, split_persons
 from pipeline.config import CameraConfig
+from pipeline.flow import BoxFlow
 from pipeline.evidence import EvidenceStore, FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.persons import VehiclePersonTracker
 from pipeline.schedule import DetectionSchedule
@@ -84,6 +85,10 @@ class ProcessOptions:
     # off. Off by default: on the suites it kept some violations the stride loses but not all, and
     # left the stride ~5 % of frames to skip (docs/performance.md).
     dense_zone: bool = False
+    # With a stride: on a frame the detector skips, move every tracked box by sparse optical flow
+    # from the previous frame (pipeline/flow.py) and record it as an observation (TrackPoint.detected
+    # False), instead of a Kalman prediction that records nothing.
+    flow: bool = False
     min_track_points: int = 5
     # Split identity switches and stitch broken tracks in road metres before the rules
     # (pipeline/track_repair.py, docs/tracking.md); off only to measure what it changes.
@@ -186,6 +191,7 @@ def process_video(
                           TrackerSettings(dense_max_m_per_px=dense), view_px=view)
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
     tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view))
+    flow = BoxFlow(view) if options.flow and not schedule.every_frame else None
 
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -216,6 +222,11 @@ def process_video(
         if schedule.due(step, frame.image, tracker):
             tracker.update(frame.index, frame.t_s, detector.detect([frame.image])[0])
             schedule.detected(step, frame.image)
+            if flow is not None:
+                flow.reference(frame.image, tracker.flow_boxes())
+        elif flow is not None:  # measured by optical flow; a box it cannot move is predicted only
+            tracker.flow_update(frame.index, frame.t_s, flow.advance(frame.image))
+            schedule.counts.flowed += 1
         else:
             tracker.predict()
         if on_progress and frames_done % 25 == 0:
@@ -540,7 +551,7 @@ def tracks_document(result: ProcessResult) -> dict:
                 "repairs": list(a.track.repairs),
                 "points": [
                     {"frame": p.frame, "box_px": [round(c, 1) for c in p.box_px], "road_m": [round(c, 3) for c in p.road_m], "usable": p.usable,
-                     "class_name": p.class_name, "confidence": round(p.confidence, 3)}
+                     "class_name": p.class_name, "confidence": round(p.confidence, 3), "detected": p.detected}
                     for p in a.track.points
                 ],
             }

@@ -38,9 +38,11 @@ class ScheduleCounts:
     predicted: int = 0  # skipped by the stride
     static: int = 0  # due, but skipped by the motion gate
     forced: int = 0  # detected although the stride would have skipped (new or lost tracks)
+    flowed: int = 0  # skipped (predicted or static) and measured by optical flow instead (pipeline/flow.py)
 
     def to_dict(self) -> dict[str, int]:
-        return {"detected": self.detected, "predicted": self.predicted, "static": self.static, "forced": self.forced}
+        return {"detected": self.detected, "predicted": self.predicted, "static": self.static, "forced": self.forced,
+                "flowed": self.flowed}
 
 
 class DetectionSchedule:

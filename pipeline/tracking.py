@@ -13,6 +13,10 @@ from detectors.base import Detections
 from pipeline.scene import SceneGeometry
 from pipeline.types import Track, TrackPoint, weighted_class
 
+# The confidence recorded for an observation moved by optical flow (pipeline/flow.py): no detector
+# score exists for it; it is below ByteTrack's activation threshold and casts no class vote.
+FLOW_SCORE = 0.2
+
 
 @dataclass(frozen=True)
 class TrackerSettings:
@@ -64,24 +68,29 @@ class RoadTracker:
             minimum_consecutive_frames=self._settings.min_consecutive_frames,
         )
         self._points: dict[int, list[TrackPoint]] = defaultdict(list)
+        self._flow_refs: dict[int, np.ndarray] = {}  # track id -> the box it was measured at this frame
 
     def update(self, frame: int, t_s: float, detections: Detections) -> sv.Detections:
         """Add one frame's detections; returns the tracked boxes with ``tracker_id``."""
         tracked = self._tracker.update_with_detections(detections.to_supervision())
+        self._flow_refs = self._measured_boxes(tracked, detections)
         if len(tracked) == 0:
             return tracked
-        xyxy = tracked.xyxy.astype(np.float64)
+        names = tracked.data.get("class_name", np.array(["vehicle"] * len(tracked)))
+        conf = tracked.confidence if tracked.confidence is not None else np.ones(len(tracked))
+        self._record(frame, t_s, tracked.xyxy, tracked.tracker_id, [str(n) for n in names], conf)
+        return tracked
+
+    def _record(self, frame: int, t_s: float, xyxy: np.ndarray, ids, names: list[str | None], conf, detected: bool = True) -> None:
+        xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
         feet = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
         road = self._geometry.to_road(feet)
         resolution = self._geometry.metres_per_px(feet)
         vx1, vy1, vx2, vy2 = self._view
         m = self._settings.border_margin_px
         touches = (xyxy[:, 0] <= vx1 + m) | (xyxy[:, 1] <= vy1 + m) | (xyxy[:, 2] >= vx2 - m) | (xyxy[:, 3] >= vy2 - m)
-        names = tracked.data.get("class_name", np.array(["vehicle"] * len(tracked)))
-        conf = tracked.confidence if tracked.confidence is not None else np.ones(len(tracked))
-        for k, tid in enumerate(tracked.tracker_id):
-            tid = int(tid)
-            self._points[tid].append(
+        for k, tid in enumerate(ids):
+            self._points[int(tid)].append(
                 TrackPoint(
                     frame=frame,
                     t_s=t_s,
@@ -90,10 +99,63 @@ class RoadTracker:
                     confidence=float(conf[k]),
                     usable=bool(not touches[k] and np.all(np.isfinite(road[k]))),
                     m_per_px=float(resolution[k]) if np.isfinite(resolution[k]) else float("inf"),
-                    class_name=str(names[k]),
+                    class_name=names[k],
+                    detected=detected,
                 )
             )
-        return tracked
+
+    def _measured_boxes(self, tracked: sv.Detections, detections: Detections) -> dict[int, np.ndarray]:
+        """Each confirmed track updated this frame -> the detector's box it was updated with.
+
+        supervision returns a track only where its Kalman-updated box overlaps the detection by
+        IoU > 0.5, which a fast vehicle that has just been confirmed can miss (its filter has not
+        learnt the motion yet); such a track gets the unclaimed detection that overlaps its box
+        most, so optical flow can still carry it (no observation is recorded from it here).
+        """
+        bt = self._tracker
+        out = {int(t): np.asarray(b, np.float64) for t, b in zip(tracked.tracker_id, tracked.xyxy)}
+        rest = [t for t in bt.tracked_tracks if t.is_activated and t.frame_id == bt.frame_id and t.external_track_id not in out]
+        if not rest or len(detections) == 0:
+            return out
+        claimed = {tuple(np.round(b, 3)) for b in tracked.xyxy}
+        free = [b.astype(np.float64) for b in detections.xyxy if tuple(np.round(b, 3)) not in claimed]
+        for t in rest:
+            if not free:
+                break
+            ious = sv.box_iou_batch(np.asarray([t.tlbr]), np.asarray(free))[0]
+            k = int(np.argmax(ious))
+            if ious[k] > 0.2:
+                out[int(t.external_track_id)] = free.pop(k)
+        return out
+
+    def flow_boxes(self) -> dict[int, np.ndarray]:
+        """Confirmed track id -> the box it was measured at in the last frame (detected or flowed)."""
+        return dict(self._flow_refs)
+
+    def flow_update(self, frame: int, t_s: float, moved: dict[int, np.ndarray]) -> None:
+        """A skipped frame measured by optical flow: ``moved`` maps track id -> its box here (px).
+
+        Every track is predicted as by :meth:`predict`; a track with a moved box then gets a
+        Kalman update with it, directly (no association: the box came from this track), and an
+        observation with ``TrackPoint.detected`` False and no class. A track without one (the
+        flow could not follow it) is predicted only, as without flow.
+        """
+        self.predict()
+        bt = self._tracker
+        by_id = {t.external_track_id: t for t in bt.tracked_tracks if t.is_activated}
+        ids, boxes = [], []
+        for tid, box in moved.items():
+            t = by_id.get(tid)
+            if t is None:
+                continue
+            box = np.asarray(box, np.float64)
+            t.update(STrack(STrack.tlbr_to_tlwh(box), FLOW_SCORE, self._settings.min_consecutive_frames,
+                            bt.shared_kalman, bt.internal_id_counter, bt.external_id_counter), bt.frame_id)
+            ids.append(tid)
+            boxes.append(box)
+        self._flow_refs = dict(zip(ids, boxes))
+        if ids:
+            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
 
     def predict(self) -> None:
         """Advance every confirmed track one frame on its Kalman motion, with no detections.
@@ -111,6 +173,7 @@ class RoadTracker:
         """
         bt = self._tracker
         bt.frame_id += 1
+        self._flow_refs = {}
         pool = [t for t in bt.tracked_tracks if t.is_activated]
         seen = {t.internal_track_id for t in pool}
         pool += [t for t in bt.lost_tracks if t.internal_track_id not in seen]

@@ -40,6 +40,9 @@ class TrackPoint:
         usable: False when the box touches the frame border (position unreliable).
         m_per_px: road metres one image pixel spans at the road point (measurement resolution).
         class_name: the detector's class for this observation (None when not recorded).
+        detected: False when the box was not found by the detector but carried from the previous
+            frame by optical flow (pipeline/flow.py, between detected frames); such points
+            measure position only and carry no class vote.
     """
 
     frame: int
@@ -50,20 +53,23 @@ class TrackPoint:
     usable: bool = True
     m_per_px: float = 0.0
     class_name: str | None = None
+    detected: bool = True
 
 
 def weighted_class(points: "tuple[TrackPoint, ...] | list[TrackPoint]", fallback: str) -> str:
     """A track's class: the one with the largest sum of detector confidence over ``points``.
 
     Observations without a class count for ``fallback``; on an exact tie the class seen first
-    wins. The tracker votes this way, and so does the track repair for a track it splits or
-    joins.
+    wins. Points moved by optical flow (``detected`` False) do not vote. The tracker votes this
+    way, and so does the track repair for a track it splits or joins.
     """
     votes: dict[str, float] = {}
     for p in points:
+        if not p.detected:
+            continue
         name = p.class_name or fallback
         votes[name] = votes.get(name, 0.0) + p.confidence
-    return max(votes, key=votes.__getitem__)
+    return max(votes, key=votes.__getitem__) if votes else fallback
 
 
 @dataclass(frozen=True)
@@ -118,15 +124,17 @@ class Track:
     def class_votes(self) -> dict[str, ClassVote]:
         """The detector's per-observation classes: class -> how often and how confidently.
 
-        Observations without a recorded class count for the track's voted ``class_name``.
+        Observations without a recorded class count for the track's voted ``class_name``; points
+        moved by optical flow (``detected`` False) are not the detector's and are left out.
         """
         n: dict[str, int] = {}
         conf: dict[str, float] = {}
-        for p in self.points:
+        detected = [p for p in self.points if p.detected] or list(self.points)
+        for p in detected:
             name = p.class_name or self.class_name
             n[name] = n.get(name, 0) + 1
             conf[name] = conf.get(name, 0.0) + p.confidence
-        total = len(self.points)
+        total = len(detected)
         return {k: ClassVote(n[k], n[k] / total, conf[k] / n[k]) for k in sorted(n, key=lambda k: (-n[k], k))}
 
     def point_near(self, t_s: float) -> TrackPoint:
