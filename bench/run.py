@@ -36,6 +36,7 @@ STEPS: tuple[tuple[str, dict], ...] = (
     ("+ region crop", {"detect_stride": 1, "motion_gate": False, "roi_crop": True}),
     ("+ stride 3 with prediction", {"detect_stride": 3, "motion_gate": False, "roi_crop": True}),
     ("+ motion gate", {"detect_stride": 3, "motion_gate": True, "roi_crop": True}),
+    ("+ optical flow", {"detect_stride": 3, "motion_gate": True, "roi_crop": True, "flow": True}),
 )
 BEFORE = STEPS[0][0]
 #: The options of the "(c) full pipeline" rows and the headline ratios: the last step.
@@ -286,7 +287,7 @@ def run_bench(settings: BenchSettings, work_dir: Path, on_step=None) -> BenchRep
     defaults = ProcessOptions()
     report.options = {
         k: v for k, v in asdict(replace(defaults, **SCHEDULED)).items()
-        if k in ("detect_stride", "motion_gate", "max_static_frames", "roi_crop", "roi_pad_frac", "dense_zone", "batch_size")
+        if k in ("detect_stride", "motion_gate", "max_static_frames", "roi_crop", "roi_pad_frac", "dense_zone", "flow", "batch_size")
     }
     model_name = f"onnx:{settings.model.name}"
 

@@ -47,7 +47,7 @@ def test_bench_json_on_a_small_clip(tmp_path: Path) -> None:
     assert doc["sizes"] == {"source": [320, 240], "1080p25": [1920, 1080], "720p25": [1280, 720]}
     assert set(doc["decode_only"]) == set(doc["pipeline"]) == {"source", "1080p25", "720p25"}
     assert set(doc["every_frame_pipeline"]) == {"source", "1080p25", "720p25"}
-    assert list(doc["steps"]) == ["every frame (before)", "+ region crop", "+ stride 3 with prediction", "+ motion gate"]
+    assert list(doc["steps"]) == ["every frame (before)", "+ region crop", "+ stride 3 with prediction", "+ motion gate", "+ optical flow"]
     assert all(t["frames"] == 8 and t["cpu_s"] > 0 for t in doc["steps"].values())
     assert doc["options"]["detect_stride"] == 3 and doc["options"]["motion_gate"] and doc["options"]["roi_crop"]
     assert set(doc["detector_only"]) == {"batch 1", "batch 4"}
