@@ -13,8 +13,9 @@ by ``safecity bench``):
   core or batched on the GPU (``preprocess_on_device``), and its TensorRT engine when the
   ``tensorrt`` package is installed, same batches; each path's boxes compared with the ONNX
   model on the CPU (``agreement``);
-- the share of frames the default detection schedule sends to the detector on this video
-  (``pipeline.run.ProcessOptions``: stride, motion gate), from one CPU pipeline run.
+- the share of frames the pipeline sends to a GPU detector: every frame (a detector that batches
+  on a GPU is not scheduled frame by frame, ``pipeline.run._schedule_for``), unless
+  ``--detected-share`` says otherwise.
 
 Streams per GPU (detector-bound) = best detector frames/s / (25 x detected share). It assumes
 decode keeps up (NVDEC or enough CPU cores): the CPU figures of ``safecity bench`` say how many
@@ -24,11 +25,9 @@ cores that takes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -125,24 +124,6 @@ def device_path_stages(det, frames: list, batch: int, rounds: int = 5) -> dict:
     return {k: round(v, 2) for k, v in best.items()}
 
 
-def detected_share(video: Path, camera: Path, model: Path) -> dict:
-    """Run the pipeline once with the default options (CPU) and count what the schedule did."""
-    from detectors.registry import create_detector
-    from pipeline.config import load_camera_config
-    from pipeline.run import ProcessOptions, process_video
-
-    det = create_detector("onnx", model_path=model, agnostic_nms=True, providers=["CPUExecutionProvider"])
-    config = load_camera_config(camera)
-    result = process_video(
-        video, config, hashlib.sha256(camera.read_bytes()).hexdigest(), det, "gpu-bench",
-        Path(tempfile.mkdtemp(prefix="safecity-gpu-bench-")), ProcessOptions(),
-    )
-    counts = dict(result.schedule_counts)
-    counts["frames"] = result.frames
-    counts["share"] = round(counts.get("detected", result.frames) / max(1, result.frames), 3)
-    return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, required=True)
@@ -223,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: --detected-share: expected 0 < share <= 1, got {args.detected_share}")
         share = {"share": args.detected_share, "measured": "given with --detected-share"}
     else:
-        share = detected_share(args.video, args.camera, model)
+        share = {"share": 1.0, "measured": "every frame: a detector that batches on a GPU is not scheduled (pipeline.run._schedule_for)"}
     report["schedule"] = share
     best = max(report["detector_fps"].values(), default=None)
     report["streams_per_gpu_every_frame"] = round(best / STREAM_FPS, 1) if best else None

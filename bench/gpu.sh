@@ -13,8 +13,8 @@
 #             against onnxruntime)
 #   VIDEO, CAMERA  a 1080p video and its camera.yaml (default: the generated scene that
 #             `safecity bench` writes, which needs the runtime venv)
-#   DETECTED_SHARE the default schedule's detected share on VIDEO, measured elsewhere (default:
-#             measured here by a CPU pipeline run, which needs the runtime venv)
+#   DETECTED_SHARE the share of VIDEO's frames the detector sees (default 1.0: the pipeline gives
+#             a GPU detector every frame, in batches)
 #
 # For the onnxruntime CUDA rows `pip install onnxruntime-gpu`; for TensorRT the `tensorrt`
 # package. Rows whose package is missing are reported as skipped, with the reason. Nothing is

@@ -30,12 +30,13 @@ STREAM_FPS = 25.0
 #: (label, width, height) of the resized pipeline runs.
 RESOLUTIONS = (("1080p25", 1920, 1080), ("720p25", 1280, 720))
 #: The steps measured one by one on the source video, each adding one thing to the one
-#: before; the last is the default ``ProcessOptions``. (label, ProcessOptions overrides).
+#: before; the last is the default ``ProcessOptions`` (a CPU detector's schedule). (label,
+#: ProcessOptions overrides).
 STEPS: tuple[tuple[str, dict], ...] = (
-    ("every frame (before)", {"detect_stride": 1, "motion_gate": False, "roi_crop": False}),
-    ("+ region crop", {"detect_stride": 1, "motion_gate": False, "roi_crop": True}),
-    ("+ stride 3 with prediction", {"detect_stride": 3, "motion_gate": False, "roi_crop": True}),
-    ("+ motion gate", {"detect_stride": 3, "motion_gate": True, "roi_crop": True}),
+    ("every frame (before)", {"detect_stride": 1, "motion_gate": False, "roi_crop": False, "flow": False}),
+    ("+ region crop", {"detect_stride": 1, "motion_gate": False, "roi_crop": True, "flow": False}),
+    ("+ stride 3 with prediction", {"detect_stride": 3, "motion_gate": False, "roi_crop": True, "flow": False}),
+    ("+ motion gate", {"detect_stride": 3, "motion_gate": True, "roi_crop": True, "flow": False}),
     ("+ optical flow", {"detect_stride": 3, "motion_gate": True, "roi_crop": True, "flow": True}),
 )
 BEFORE = STEPS[0][0]

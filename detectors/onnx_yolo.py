@@ -278,6 +278,9 @@ class OnnxYoloDetector:
             raise ModelFileError(f"cannot load detector model {self.model_path}: {exc}") from exc
 
         self.model_names = self._read_names()
+        # With the CUDA provider active, frames go to the GPU in batches: the pipeline detects every
+        # frame (pipeline.run._schedule_for) instead of a per-frame CPU schedule.
+        self.batches_on_device = "CUDAExecutionProvider" in self._session.get_providers()
         self.input_size = self._check_io(input_size)
         self.dynamic_hw = self._dynamic_hw()
         if rectangular and not self.dynamic_hw:

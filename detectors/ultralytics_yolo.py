@@ -182,6 +182,9 @@ class UltralyticsDetector:
 
         self.device = device or default_device()
         on_cuda = self.device.startswith("cuda")
+        # On a GPU frames go to the network in batches; the pipeline then detects every frame
+        # (pipeline.run._schedule_for) instead of a per-frame CPU schedule.
+        self.batches_on_device = on_cuda
         self.half = on_cuda if half is None else bool(half)
         self.preprocess_on_device = on_cuda if preprocess_on_device is None else bool(preprocess_on_device)
         self.conf_threshold = float(conf_threshold)

@@ -72,23 +72,25 @@ class ProcessOptions:
     # detect_stride-th frame, the tracker predicting in between (every frame while a track is new
     # or lost in view); motion_gate skips a due frame in which nothing moved, for at most
     # max_static_frames; roi_crop detects only in the lanes/lines/zones' box padded by roi_pad_frac
-    # of the frame height, at the full frame's scale.
-    # Off by default: with them on (stride 3) violations still score precision = recall = 1 on the
-    # scenario suite but the speed error p95 rises 2.45 -> 2.75 km/h (docs/performance.md).
-    detect_stride: int = 1
-    motion_gate: bool = False
+    # of the frame height, at the full frame's scale; flow measures the skipped frames by optical
+    # flow (below). On by default since 2026-11-29: with flow the four committed suites keep every
+    # violation the every-frame run finds, speed p95 <= 1.88 km/h, at 1.9-2.2x less CPU
+    # (docs/performance.md, "Optical flow between detected frames"). A detector that batches on a
+    # GPU gets every frame whatever these say (_schedule_for).
+    detect_stride: int = 3
+    motion_gate: bool = True
     max_static_frames: int = 25
-    roi_crop: bool = False
+    roi_crop: bool = True
     roi_pad_frac: float = 0.08
     # With a stride: detect every frame while a confirmed vehicle is in the measurement zone
     # (one pixel spans at most rules.speeding.max_m_per_px of road), the stride applying farther
     # off. Off by default: on the suites it kept some violations the stride loses but not all, and
     # left the stride ~5 % of frames to skip (docs/performance.md).
     dense_zone: bool = False
-    # With a stride: on a frame the detector skips, move every tracked box by sparse optical flow
-    # from the previous frame (pipeline/flow.py) and record it as an observation (TrackPoint.detected
-    # False), instead of a Kalman prediction that records nothing.
-    flow: bool = False
+    # With a stride: on a frame the detector skips, move every tracked vehicle box by sparse optical
+    # flow from the previous frame (pipeline/flow.py) and record it as an observation
+    # (TrackPoint.detected False), instead of a Kalman prediction that records nothing.
+    flow: bool = True
     min_track_points: int = 5
     # Split identity switches and stitch broken tracks in road metres before the rules
     # (pipeline/track_repair.py, docs/tracking.md); off only to measure what it changes.
@@ -310,8 +312,12 @@ def build_schedule(options: ProcessOptions, view: tuple[int, int, int, int]) -> 
 
 
 def _schedule_for(detector: Detector, options: ProcessOptions, view: tuple[int, int, int, int]) -> DetectionSchedule:
-    """Every frame for a detector that learns from consecutive frames (``needs_every_frame``)."""
-    if getattr(detector, "needs_every_frame", False):
+    """Every frame for a detector that learns from consecutive frames (``needs_every_frame``) and
+    for one that batches on a GPU (``batches_on_device``): a schedule decides frame by frame, so it
+    detects one frame per call, and on an H200 that is 151 frames/s against 1036 in batches of 64
+    (docs/performance.md, "GPU")."""
+    inner = getattr(detector, "inner", detector)  # a RegionDetector's own detector
+    if any(getattr(d, "needs_every_frame", False) or getattr(d, "batches_on_device", False) for d in (detector, inner)):
         return DetectionSchedule(1)
     return build_schedule(options, view)
 

@@ -13,7 +13,9 @@ whenever skipping would cost a track:
 
 Motion gating (:class:`detectors.gating.MotionGate`) skips a frame that is due when nothing in
 the region of interest changed since the last detected frame (the detector would return the
-same boxes). Observations, and so speeds and evidence frames, come from detected frames only.
+same boxes). Without ``ProcessOptions.flow`` observations, and so speeds and evidence frames,
+come from detected frames only; with it, a skipped frame's boxes are measured by optical flow
+from the frame before (pipeline/flow.py) and recorded as observations marked not detected.
 """
 
 from __future__ import annotations

@@ -144,13 +144,14 @@ def _sample_with_freeze(tmp_path: Path, hold_at: int, hold: int, frames: int) ->
 def test_process_video_with_stride_gate_and_region(tmp_path: Path) -> None:
     """process_video with stride 3, gate and region crop and the committed model on the day sample: after
     start-up only about every third frame is detected, and while the picture is held nothing is
-    detected until max_static_frames (25) have passed; every observation is from a detected frame."""
+    detected until max_static_frames (25) have passed; without flow every observation is from a
+    detected frame."""
     from detectors.models import COCO_VEHICLE_MODEL
     from pipeline.config import load_camera_config
 
     video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
-    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=False)
+    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=False, flow=False)
     result = process_video(video, load_camera_config(SAMPLE / "camera.yaml"), "0" * 64, detector, "onnx", tmp_path / "ev", options)
     assert result.frames == 90
     counts = result.schedule_counts
@@ -171,7 +172,7 @@ def test_dense_zone_detects_every_frame_of_a_moving_vehicle_in_the_measurement_z
     video = _sample_with_freeze(tmp_path, hold_at=40, hold=30, frames=60)
     config = load_camera_config(SAMPLE / "camera.yaml")
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
-    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=True)
+    options = ProcessOptions(detect_stride=3, motion_gate=True, roi_crop=True, min_track_points=3, dense_zone=True, flow=False)
     result = process_video(video, config, "0" * 64, detector, "onnx", tmp_path / "ev", options)
     limit = config.rules.speeding.max_m_per_px
     # frames the detector ran on (a frame with a detected vehicle gives some track an observation)
@@ -200,3 +201,28 @@ def test_model_free_detector_gets_every_frame(tmp_path: Path) -> None:
         ProcessOptions(detect_stride=3, motion_gate=True),
     )
     assert result.schedule_counts["detected"] == 30
+
+
+class _BatchingDetector:
+    """A detector that declares it batches on a GPU (none can run on this machine's CPUs)."""
+
+    class_names = NAMES
+    batches_on_device = True
+
+    def detect(self, frames):
+        return [Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), NAMES) for _ in frames]
+
+
+def test_default_schedule_for_cpu_and_every_frame_for_a_gpu_detector() -> None:
+    """The default options schedule a CPU detector (stride 3, gate, flow); a detector that batches
+    on a GPU gets every frame, in batches, whatever the options say."""
+    from pipeline.run import _schedule_for
+
+    defaults = ProcessOptions()
+    assert (defaults.detect_stride, defaults.motion_gate, defaults.roi_crop, defaults.flow) == (3, True, True, True)
+    from detectors.models import DEFAULT_VEHICLE_MODEL
+
+    cpu = create_detector("onnx", model_path=DEFAULT_VEHICLE_MODEL, intra_op_threads=1)
+    assert cpu.batches_on_device is False
+    assert not _schedule_for(cpu, defaults, (0, 0, 1280, 720)).every_frame
+    assert _schedule_for(_BatchingDetector(), defaults, (0, 0, 1280, 720)).every_frame
