@@ -102,12 +102,6 @@ class BoxFlow:
         x1, y1 = self._view[:2]
         return xyxy * self.factor + [x1, y1, x1, y1]
 
-    def clear(self) -> None:
-        """Forget the boxes: nothing is moved until the next :meth:`reference`."""
-        self._boxes = np.zeros((0, 4), np.float64)
-        self._keys, self._points = [], []
-        self._grey = None
-
     def reference(self, image: np.ndarray, boxes_px: dict[Hashable, np.ndarray]) -> None:
         """Take ``image`` (BGR, full frame) and its measured boxes (key -> x1 y1 x2 y2 frame px) as the start."""
         s = self.settings
