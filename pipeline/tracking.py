@@ -185,7 +185,9 @@ class RoadTracker:
         That is while a track is unconfirmed or young (ByteTrack drops an unconfirmed one that
         misses a single update, and a young one has not learnt its velocity yet),
         or a track lost in the last ``redetect_lost_frames`` frames has its predicted centre
-        inside the view (re-found while its prediction is fresh, it keeps its id). Measured on
+        inside the view and its predicted box clear of the view's edge (re-found while its
+        prediction is fresh, it keeps its id; at the edge it is leaving, and a box touching the
+        edge is not measurable anyway: 70 of 125 lost-track detections on five suite scenes). Measured on
         the day-default-s1 sample at stride 3: without the lost-track rule one of its three
         speeders lost its violation; applied to every lost track in view (not only recent
         ones) it had 64 % of the frames detected.
@@ -206,10 +208,13 @@ class RoadTracker:
         if any(not t.is_activated or t.tracklet_len < young for t in bt.tracked_tracks):
             return True
         vx1, vy1, vx2, vy2 = self._view
+        m = self._settings.border_margin_px
         for t in bt.lost_tracks:
             if bt.frame_id - t.frame_id > self._settings.redetect_lost_frames:
                 continue
             x1, y1, x2, y2 = t.tlbr
+            if x1 <= vx1 + m or y1 <= vy1 + m or x2 >= vx2 - m or y2 >= vy2 - m:
+                continue  # leaving the view: no usable observation is left to measure
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             if vx1 < cx < vx2 and vy1 < cy < vy2:
                 return True
