@@ -74,7 +74,7 @@ class ProcessOptions:
     # max_static_frames; roi_crop detects only in the lanes/lines/zones' box padded by roi_pad_frac
     # of the frame height, at the full frame's scale; flow measures the skipped frames by optical
     # flow (below). On by default since 2026-11-29: with flow the four committed suites keep every
-    # violation the every-frame run finds, speed p95 <= 1.88 km/h, at 1.9-2.2x less CPU
+    # violation the every-frame run finds, speed p95 <= 1.86 km/h, at 2.1-2.5x less CPU
     # (docs/performance.md, "Optical flow between detected frames"). A detector that batches on a
     # GPU gets every frame whatever these say (_schedule_for).
     detect_stride: int = 3
