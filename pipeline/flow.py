@@ -13,12 +13,13 @@ case). This module measures the skipped frames instead, at a small fraction of a
   (``cv2.calcOpticalFlowPyrLK``), keeps a point only if tracking it back lands within
   ``max_fb_error_px`` of where it started (forward-backward check), and moves each box by the
   median displacement of its points and scales it by the median ratio of their pairwise
-  distances (a similarity about the points' median): the Median Flow tracker of Kalal, Mikolajczyk and Matas (ICPR 2010), here as a
-  measurement between detections rather than a tracker of its own.
+  distances (a similarity about the points' median): the Median Flow tracker of Kalal,
+  Mikolajczyk and Matas (ICPR 2010), here as a measurement between detections rather than a
+  tracker of its own.
 
 A box whose points do not agree (too few kept, or their median distance from the fitted motion
-over ``max_spread_px`` plus ``max_spread_frac`` of the shift) is not moved: its track is only predicted on that frame, as without flow,
-and gets no observation. A moved box updates the track it came from
+over ``max_spread_px`` plus ``max_spread_frac`` of the shift) is not moved: its track is only
+predicted on that frame, as without flow, and gets no observation. A moved box updates the track it came from
 (:meth:`pipeline.tracking.RoadTracker.flow_update`; no association, so no identity can switch
 on a flowed frame) and is recorded with ``TrackPoint.detected = False``: a position measured
 from the image, with no class vote.
@@ -26,12 +27,13 @@ from the image, with no class vote.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from collections.abc import Hashable
+from detectors.imageops import shrink
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,9 @@ class BoxFlow:
         x1, y1, x2, y2 = self._view
         grey = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)
         f = self.factor
-        if f > 1:  # an integer factor: OpenCV's fast box-mean path
-            grey = cv2.resize(grey, ((x2 - x1) // f, (y2 - y1) // f), interpolation=cv2.INTER_AREA)
-        return grey
+        # An exact integer box mean (the view's last rows/columns past a multiple of f left out),
+        # so working px * f is frame px as _to_frame assumes.
+        return shrink(grey, ((x2 - x1) // f, (y2 - y1) // f)) if f > 1 else grey
 
     def _to_work(self, xyxy: np.ndarray) -> np.ndarray:
         x1, y1 = self._view[:2]
