@@ -83,12 +83,10 @@ class RoadTracker:
 
     def _record(self, frame: int, t_s: float, xyxy: np.ndarray, ids, names: list[str | None], conf, detected: bool = True) -> None:
         xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-        feet = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
+        feet = _feet(xyxy)
         road = self._geometry.to_road(feet)
         resolution = self._geometry.metres_per_px(feet)
-        vx1, vy1, vx2, vy2 = self._view
-        m = self._settings.border_margin_px
-        touches = (xyxy[:, 0] <= vx1 + m) | (xyxy[:, 1] <= vy1 + m) | (xyxy[:, 2] >= vx2 - m) | (xyxy[:, 3] >= vy2 - m)
+        touches = self._touches_view(xyxy)
         for k, tid in enumerate(ids):
             self._points[int(tid)].append(
                 TrackPoint(
@@ -103,6 +101,12 @@ class RoadTracker:
                     detected=detected,
                 )
             )
+
+    def _touches_view(self, xyxy: np.ndarray) -> np.ndarray:
+        """(N,) bool: the box reaches within ``border_margin_px`` of the view's edge (cut, not measurable)."""
+        vx1, vy1, vx2, vy2 = self._view
+        m = self._settings.border_margin_px
+        return (xyxy[:, 0] <= vx1 + m) | (xyxy[:, 1] <= vy1 + m) | (xyxy[:, 2] >= vx2 - m) | (xyxy[:, 3] >= vy2 - m)
 
     def _measured_boxes(self, tracked: sv.Detections, detections: Detections) -> dict[int, np.ndarray]:
         """Each confirmed track updated this frame -> the detector's box it was updated with.
@@ -208,12 +212,11 @@ class RoadTracker:
         if any(not t.is_activated or t.tracklet_len < young for t in bt.tracked_tracks):
             return True
         vx1, vy1, vx2, vy2 = self._view
-        m = self._settings.border_margin_px
         for t in bt.lost_tracks:
             if bt.frame_id - t.frame_id > self._settings.redetect_lost_frames:
                 continue
             x1, y1, x2, y2 = t.tlbr
-            if x1 <= vx1 + m or y1 <= vy1 + m or x2 >= vx2 - m or y2 >= vy2 - m:
+            if self._touches_view(np.array([[x1, y1, x2, y2]], np.float64))[0]:
                 continue  # leaving the view: no usable observation is left to measure
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             if vx1 < cx < vx2 and vy1 < cy < vy2:
@@ -228,8 +231,7 @@ class RoadTracker:
         boxes = [t.tlbr for t in tracks if t.is_activated]
         if not boxes:
             return False
-        xyxy = np.asarray(boxes, dtype=np.float64)
-        feet = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
+        feet = _feet(np.asarray(boxes, dtype=np.float64))
         vx1, vy1, vx2, vy2 = self._view
         inside = (feet[:, 0] > vx1) & (feet[:, 0] < vx2) & (feet[:, 1] > vy1) & (feet[:, 1] < vy2)
         if not inside.any():
@@ -244,3 +246,8 @@ class RoadTracker:
             if len(pts) >= min_points:
                 out.append(Track(tid, weighted_class(pts, "vehicle"), tuple(pts)))
         return out
+
+
+def _feet(xyxy: np.ndarray) -> np.ndarray:
+    """(N, 2) px: the middle of each box's bottom edge, where the vehicle meets the road."""
+    return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
