@@ -91,16 +91,59 @@ def window_speeds(
     return out
 
 
-def instantaneous_speeds(t: np.ndarray, pos: np.ndarray, half_window_s: float = 0.3) -> np.ndarray:
-    """(N,) speed in km/h at each observation, robustly fitted over +-half_window_s."""
+def centred_velocities(t: np.ndarray, pos: np.ndarray, half_window_s: float, min_points: int = 3) -> np.ndarray:
+    """(N, 2) robust velocity in m/s at each observation, over the observations within
+    +-``half_window_s`` of it; NaN where fewer than ``min_points`` are.
+
+    The same numbers as :func:`fit_velocity` on each window in turn, computed for all windows at
+    once: with optical flow between detections a track has an observation on every frame, and
+    the per-window loop was the rules' largest cost (~6 ms a 1080p frame, issue #3's profile).
+    Windows of equal size are stacked and their pairwise slopes take one median; a window with
+    two observations at the same time, or ``t`` out of order, goes through :func:`fit_velocity`.
+
+    Args:
+        t: (N,) seconds, increasing.
+        pos: (N, D) positions (road metres, D = 2) or (N,).
+    """
     t = np.asarray(t, dtype=np.float64)
-    pos = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
-    out = np.zeros(len(t))
-    for k in range(len(t)):
+    pos = np.asarray(pos, dtype=np.float64)
+    n = len(t)
+    out = np.full((n, *pos.shape[1:]), np.nan)
+    if n == 0:
+        return out
+    ordered = bool(np.all(np.diff(t) >= 0))
+    lo = np.empty(n, np.int64)
+    count = np.empty(n, np.int64)
+    for r0 in range(0, n, 512):  # the window of each observation, exactly |t - t[k]| <= half
+        sel = np.abs(t[None, :] - t[r0 : r0 + 512, None]) <= half_window_s
+        lo[r0 : r0 + 512] = np.argmax(sel, axis=1)
+        count[r0 : r0 + 512] = sel.sum(axis=1)
+    slow: list[int] = []
+    if not ordered:
+        slow = [k for k in range(n) if count[k] >= min_points]
+    else:
+        for m in np.unique(count[count >= min_points]):
+            rows = np.nonzero(count == m)[0]
+            i, j = _pairs(int(m))
+            for c0 in range(0, len(rows), max(1, 2_000_000 // len(i))):
+                chunk = rows[c0 : c0 + max(1, 2_000_000 // len(i))]
+                idx = lo[chunk, None] + np.arange(m)
+                tw, pw = t[idx], pos[idx]
+                dt = tw[:, j] - tw[:, i]
+                fine = np.all(dt > 1e-9, axis=1)
+                slow.extend(chunk[~fine].tolist())
+                if fine.any():
+                    dt, pw = dt[fine], pw[fine]
+                    dx = pw[:, j] - pw[:, i]
+                    out[chunk[fine]] = np.median(dx / (dt if pos.ndim == 1 else dt[..., None]), axis=1)
+    for k in slow:
         sel = np.abs(t - t[k]) <= half_window_s
-        if sel.sum() >= 3:
-            v, _ = fit_velocity(t[sel], pos[sel])
-            out[k] = float(np.hypot(*v)) * MS_TO_KMH
-        else:
-            out[k] = np.nan
+        out[k] = np.median(_pairwise_slopes(t[sel], pos[sel]), axis=0)
     return out
+
+
+def instantaneous_speeds(t: np.ndarray, pos: np.ndarray, half_window_s: float = 0.3) -> np.ndarray:
+    """(N,) speed in km/h at each observation, robustly fitted over +-half_window_s (NaN with
+    fewer than 3 observations there)."""
+    v = centred_velocities(t, np.asarray(pos, dtype=np.float64).reshape(-1, 2), half_window_s, 3)
+    return np.hypot(v[:, 0], v[:, 1]) * MS_TO_KMH

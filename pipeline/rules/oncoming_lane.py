@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.config import OncomingLaneRuleConfig
 from pipeline.geometry import point_in_polygon
-from pipeline.kinematics import MS_TO_KMH, fit_velocity
+from pipeline.kinematics import MS_TO_KMH, centred_velocities
 from pipeline.rules.body import body_centres
 from pipeline.types import RuleHit, Track
 
@@ -79,13 +79,10 @@ def lane_history(
     front = track.road_m[history]
     centres = body_centres(track, t, front, lengths)
     at = lane_ids(centres, lanes)
-    heading: list[str | None] = [None] * len(t)
-    for k in range(len(t)):
-        sel = np.abs(t - t[k]) <= window_s / 2
-        if sel.sum() >= 4:
-            vy = fit_velocity(t[sel], front[sel])[0][1] * MS_TO_KMH
-            if abs(vy) >= min_speed_kmh:
-                heading[k] = "toward" if vy < 0 else "away"
+    vy = centred_velocities(t, front, window_s / 2, 4)[:, 1] * MS_TO_KMH  # NaN: too few points around
+    heading: list[str | None] = [
+        ("toward" if v < 0 else "away") if abs(v) >= min_speed_kmh else None for v in vy.tolist()
+    ]
     seen = [k for k, lane in enumerate(at) if lane is not None and heading[k] is not None]
     own = [k for k in seen if lanes[at[k]][0] == heading[k]]
     # The offence is measured in the zone only; the own side may have been seen before it.

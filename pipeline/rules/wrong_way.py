@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.config import WrongWayRuleConfig
 from pipeline.geometry import point_in_polygon
-from pipeline.kinematics import MS_TO_KMH, fit_velocity
+from pipeline.kinematics import MS_TO_KMH, centred_velocities
 from pipeline.types import RuleHit, Track
 
 #: Lawful direction of travel along the road's Y axis, per lane direction.
@@ -37,19 +37,13 @@ def check_wrong_way(
         return None
     wrong = np.zeros(len(t), dtype=bool)
     lane_at: list[str | None] = [None] * len(t)
+    velocity = centred_velocities(t, pos, cfg.window_s / 2, 4)  # NaN: too few points around
     for lane_id, (direction, poly) in lanes.items():
         inside = point_in_polygon(pos, poly)
         for k in np.nonzero(inside)[0]:
             lane_at[k] = lane_id
-        half = cfg.window_s / 2
-        for k in np.nonzero(inside)[0]:
-            sel = np.abs(t - t[k]) <= half
-            if sel.sum() < 4:
-                continue
-            v, _ = fit_velocity(t[sel], pos[sel])
-            along = v[1] * LAWFUL_SIGN[direction] * MS_TO_KMH
-            if along <= -cfg.min_speed_kmh:
-                wrong[k] = True
+        along = velocity[:, 1] * LAWFUL_SIGN[direction] * MS_TO_KMH
+        wrong |= inside & (along <= -cfg.min_speed_kmh)
     idx = np.nonzero(wrong)[0]
     if len(idx) == 0 or t[idx[-1]] - t[idx[0]] < cfg.min_duration_s:
         return None
