@@ -87,8 +87,16 @@ class BoxFlow:
         self._boxes = np.zeros((0, 4), np.float64)  # working px
         self._keys: list[Hashable] = []
         self._points: list[np.ndarray] = []  # per box, (k, 2) float32 working px
+        self._last_image: np.ndarray | None = None
+        self._last_work: np.ndarray | None = None
 
     def _work(self, image: np.ndarray) -> np.ndarray:
+        if image is self._last_image:  # advance() then reference() on one frame (a local detection)
+            return self._last_work
+        self._last_image, self._last_work = image, self._shrunk(image)
+        return self._last_work
+
+    def _shrunk(self, image: np.ndarray) -> np.ndarray:
         x1, y1, x2, y2 = self._view
         grey = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)
         f = self.factor
@@ -151,51 +159,65 @@ class BoxFlow:
         p0, p1, back = p0.reshape(-1, 2), p1.reshape(-1, 2), back.reshape(-1, 2)
         ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - p0, axis=1) <= s.max_fb_error_px)
         h, w = grey.shape
-        boxes, keys, points = [], [], []
-        start = 0
-        for box, key, pts in zip(self._boxes, self._keys, self._points):
-            sl = slice(start, start + len(pts))
-            start += len(pts)
-            good = ok[sl]
-            if good.sum() < s.min_points:
-                continue
-            a, b = p0[sl][good].astype(np.float64), p1[sl][good].astype(np.float64)
-            shift = np.median(b - a, axis=0)
-            scale = _median_scale(a, b)
-            # A similarity about the points' median: the box's corners keep their offsets from
-            # it, scaled (the points sit where the texture is, e.g. low on a car's front, so
-            # moving the box centre by the points' shift would overshoot an approaching car).
-            anchor = np.median(a, axis=0)
-            residual = np.linalg.norm(b - (anchor + shift + scale * (a - anchor)), axis=1)
-            if np.median(residual) > s.max_spread_px + s.max_spread_frac * float(np.hypot(*shift)):  # not one body
-                continue
-            moved = np.tile(anchor + shift, 2) + scale * (box - np.tile(anchor, 2))
-            moved[[0, 2]] = np.clip(moved[[0, 2]], 0, w)
-            moved[[1, 3]] = np.clip(moved[[1, 3]], 0, h)
-            if moved[2] - moved[0] < s.min_box_px or moved[3] - moved[1] < s.min_box_px:
-                continue
-            inside = (b[:, 0] >= 0) & (b[:, 0] < w) & (b[:, 1] >= 0) & (b[:, 1] < h)
-            if inside.sum() < s.min_points:
-                continue
-            boxes.append(moved)
-            keys.append(key)
-            points.append(b[inside].astype(np.float32))
+        # Every box's points in one padded (boxes, slots) array, so each median below is one call
+        # for all boxes (per-box numpy calls cost more than Lucas-Kanade itself, ~8 boxes a frame).
+        counts = np.array([len(pts) for pts in self._points])
+        slots = int(counts.max())
+        owner = np.repeat(np.arange(len(counts)), counts)
+        slot = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        good = np.zeros((len(counts), slots), bool)
+        good[owner, slot] = ok
+        a = np.zeros((len(counts), slots, 2))
+        b = np.zeros((len(counts), slots, 2))
+        a[owner, slot], b[owner, slot] = p0, p1
+        shift = np.stack([_masked_median(b[..., d] - a[..., d], good) for d in (0, 1)], axis=1)
+        scale = _median_scale(a, b, good)
+        # A similarity about the points' median: the box's corners keep their offsets from
+        # it, scaled (the points sit where the texture is, e.g. low on a car's front, so
+        # moving the box centre by the points' shift would overshoot an approaching car).
+        anchor = np.stack([_masked_median(a[..., d], good) for d in (0, 1)], axis=1)
+        fitted = (anchor + shift)[:, None] + scale[:, None, None] * (a - anchor[:, None])
+        residual = _masked_median(np.linalg.norm(b - fitted, axis=2), good)
+        moved_all = np.tile(anchor + shift, 2) + scale[:, None] * (self._boxes - np.tile(anchor, 2))
+        moved_all[:, [0, 2]] = np.clip(moved_all[:, [0, 2]], 0, w)
+        moved_all[:, [1, 3]] = np.clip(moved_all[:, [1, 3]], 0, h)
+        inside = good & (b[..., 0] >= 0) & (b[..., 0] < w) & (b[..., 1] >= 0) & (b[..., 1] < h)
+        keep = (
+            (good.sum(axis=1) >= s.min_points)
+            & (residual <= s.max_spread_px + s.max_spread_frac * np.hypot(shift[:, 0], shift[:, 1]))  # one body
+            & (moved_all[:, 2] - moved_all[:, 0] >= s.min_box_px)
+            & (moved_all[:, 3] - moved_all[:, 1] >= s.min_box_px)
+            & (inside.sum(axis=1) >= s.min_points)
+        )
+        boxes = [moved_all[k] for k in np.nonzero(keep)[0]]
+        keys = [self._keys[k] for k in np.nonzero(keep)[0]]
+        points = [b[k][inside[k]].astype(np.float32) for k in np.nonzero(keep)[0]]
         self._grey = grey
         self._boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         self._keys, self._points = keys, points
         return dict(zip(keys, self._to_frame(self._boxes)))
 
 
-def _median_scale(a: np.ndarray, b: np.ndarray, max_pairs: int = 300) -> float:
-    """Median ratio of pairwise point distances after / before (1.0 when it cannot be told)."""
-    n = len(a)
-    i, j = np.triu_indices(n, 1)
-    if len(i) > max_pairs:
-        i, j = i[:max_pairs], j[:max_pairs]
-    da = np.linalg.norm(a[i] - a[j], axis=1)
-    db = np.linalg.norm(b[i] - b[j], axis=1)
-    use = da > 2.0
-    if not use.any():
-        return 1.0
-    return float(np.clip(np.median(db[use] / da[use]), 0.8, 1.25))
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (rows, n), the median of the entries where ``mask`` is True (NaN
+    where none is): the same number ``np.median`` gives for each row's kept entries."""
+    count = mask.sum(axis=1)
+    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
+    rows = np.arange(len(values))
+    lo, hi = np.maximum(count - 1, 0) // 2, np.minimum(count // 2, values.shape[1] - 1)
+    return np.where(count > 0, (ordered[rows, lo] + ordered[rows, hi]) / 2, np.nan) if values.shape[1] else np.full(len(values), np.nan)
 
+
+def _median_scale(a: np.ndarray, b: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Per box, the median ratio of pairwise distances of its good points after / before, within
+    0.8-1.25 (1.0 where it cannot be told: no pair of points more than 2 px apart).
+
+    Args:
+        a, b: (boxes, slots, 2) points before and after; good: (boxes, slots) which to use.
+    """
+    i, j = np.triu_indices(a.shape[1], 1)
+    da = np.linalg.norm(a[:, i] - a[:, j], axis=2)
+    db = np.linalg.norm(b[:, i] - b[:, j], axis=2)
+    use = good[:, i] & good[:, j] & (da > 2.0)
+    ratio = _masked_median(np.divide(db, da, out=np.ones_like(da), where=use), use)
+    return np.where(use.any(axis=1), np.clip(ratio, 0.8, 1.25), 1.0)

@@ -194,3 +194,26 @@ def test_persons_are_confirmed_by_detection_and_not_carried_by_flow() -> None:
     vehicles, persons = [t for t in tracker.tracks(min_points=1) if t.class_name != "person"], [t for t in tracker.tracks(min_points=1) if t.class_name == "person"]
     assert [p.frame for p in vehicles[0].points][-1] == 12
     assert len(persons) == 1 and 12 not in [p.frame for p in persons[0].points]
+
+
+def test_masked_median_and_scale_equal_numpy_per_box() -> None:
+    """The padded all-boxes medians of BoxFlow.advance give np.median's numbers box by box."""
+    from pipeline.flow import _masked_median, _median_scale
+
+    rng = np.random.default_rng(3)
+    boxes, slots = 9, 24
+    a = rng.uniform(0, 100, (boxes, slots, 2))
+    b = a * rng.uniform(0.9, 1.1, (boxes, 1, 1)) + rng.normal(0, 1, (boxes, slots, 2))
+    good = rng.random((boxes, slots)) < 0.7
+    good[0] = False  # a box with no point kept
+    good[1, 1:] = False  # one point: no pair
+    med = _masked_median(a[..., 0], good)
+    scale = _median_scale(a, b, good)
+    assert np.isnan(med[0]) and scale[0] == 1.0 and scale[1] == 1.0
+    for k in range(2, boxes):
+        pa, pb = a[k][good[k]], b[k][good[k]]
+        assert med[k] == np.median(pa[:, 0])
+        i, j = np.triu_indices(len(pa), 1)
+        da, db = np.linalg.norm(pa[i] - pa[j], axis=1), np.linalg.norm(pb[i] - pb[j], axis=1)
+        use = da > 2.0
+        assert scale[k] == np.clip(np.median(db[use] / da[use]), 0.8, 1.25)
