@@ -23,7 +23,7 @@ PERSON_ID_OFFSET = 1_000_000
 class VehiclePersonTracker:
     """Two trackers with the ``RoadTracker`` interface: vehicles (the wrapped one) and persons.
 
-    Everything but ``update``, ``predict``, ``needs_detection``, the flow methods and ``tracks``
+    Everything but ``update``, ``local_update``, ``predict``, the detection needs, the flow methods and ``tracks``
     is the vehicle tracker's (attribute access is delegated), so code that inspects the tracker
     sees the vehicles exactly as before.
     """
@@ -40,6 +40,22 @@ class VehiclePersonTracker:
         is_person = np.array([detections.class_names[c] == PERSON_CLASS for c in detections.class_id], dtype=bool)
         self._persons.update(frame, t_s, detections.filter(is_person))  # empty too: lost tracks age per frame
         return self._vehicles.update(frame, t_s, detections.filter(~is_person))
+
+    def local_update(self, frame: int, t_s: float, detections: Detections, region: tuple[float, float, float, float],
+                     moved: dict[int, Any]) -> None:
+        """A frame detected only inside ``region`` (``RoadTracker.local_update``): vehicles with their
+        optical-flow boxes outside it, persons predicted outside it (never carried by flow)."""
+        is_person = np.array([detections.class_names[c] == PERSON_CLASS for c in detections.class_id], dtype=bool)
+        self._persons.local_update(frame, t_s, detections.filter(is_person), region, {})
+        self._vehicles.local_update(frame, t_s, detections.filter(~is_person), region, moved)
+
+    def needing_boxes(self) -> np.ndarray:
+        """Both trackers' boxes that make the next frame needed (``RoadTracker.needing_boxes``)."""
+        return np.concatenate([self._vehicles.needing_boxes(), self._persons.needing_boxes()])
+
+    def track_boxes(self) -> np.ndarray:
+        """Both trackers' live track boxes."""
+        return np.concatenate([self._vehicles.track_boxes(), self._persons.track_boxes()])
 
     def flow_boxes(self) -> dict[int, Any]:
         """The vehicles' measured boxes, for optical flow (persons are not carried, see ``flow_update``)."""

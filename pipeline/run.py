@@ -21,7 +21,7 @@ from pipeline.config import CameraConfig
 from pipeline.flow import BoxFlow
 from pipeline.evidence import EvidenceStore, FolderEvidenceStore, Overlay, annotate, encode_jpeg, evidence_frames, vehicle_crop
 from pipeline.persons import VehiclePersonTracker
-from pipeline.schedule import DetectionSchedule
+from pipeline.schedule import DetectionSchedule, LocalDetection
 from pipeline.scene import build_scene_geometry
 from pipeline.manifest import EvidenceSigner, build_manifest
 from pipeline.signal_sources.setup import SignalSetup
@@ -91,6 +91,10 @@ class ProcessOptions:
     # flow from the previous frame (pipeline/flow.py) and record it as an observation
     # (TrackPoint.detected False), instead of a Kalman prediction that records nothing.
     flow: bool = True
+    # With flow: a frame forced by new, young or lost tracks between whole-view detections is
+    # detected only around those tracks, the rest followed by flow (pipeline/schedule.py
+    # LocalDetection); needs a detector with dynamic input size (the onnx backend).
+    local_detect: bool = False
     min_track_points: int = 5
     # Split identity switches and stitch broken tracks in road metres before the rules
     # (pipeline/track_repair.py, docs/tracking.md); off only to measure what it changes.
@@ -194,6 +198,10 @@ def process_video(
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
     tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view))
     flow = BoxFlow(view) if options.flow and not schedule.every_frame else None
+    local = (
+        LocalDetection(detector, view, (info.width, info.height))
+        if flow is not None and options.local_detect and LocalDetection.supported(detector) else None
+    )
 
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -222,8 +230,14 @@ def process_video(
             continue
         step = frame.index // options.detect_every
         if schedule.due(step, frame.image, tracker):
-            tracker.update(frame.index, frame.t_s, detector.detect([frame.image])[0])
-            schedule.detected(step, frame.image)
+            region = local.region(tracker.needing_boxes(), tracker.track_boxes()) if local and schedule.forcing else None
+            if region is not None:  # only the tracks that forced this frame are looked for
+                moved = flow.advance(frame.image)
+                tracker.local_update(frame.index, frame.t_s, local.detect(frame.image, region), region, moved)
+                schedule.counts.local += 1
+            else:
+                tracker.update(frame.index, frame.t_s, detector.detect([frame.image])[0])
+                schedule.detected(step, frame.image)
             if flow is not None:
                 flow.reference(frame.image, tracker.flow_boxes())
         elif flow is not None:  # measured by optical flow; a box it cannot move is predicted only

@@ -40,11 +40,12 @@ class ScheduleCounts:
     predicted: int = 0  # skipped by the stride
     static: int = 0  # due, but skipped by the motion gate
     forced: int = 0  # detected although the stride would have skipped (new or lost tracks)
+    local: int = 0  # of the forced ones, detected only around the tracks that forced them (LocalDetection)
     flowed: int = 0  # skipped (predicted or static) and measured by optical flow instead (pipeline/flow.py)
 
     def to_dict(self) -> dict[str, int]:
         return {"detected": self.detected, "predicted": self.predicted, "static": self.static, "forced": self.forced,
-                "flowed": self.flowed}
+                "local": self.local, "flowed": self.flowed}
 
 
 class DetectionSchedule:
@@ -70,6 +71,7 @@ class DetectionSchedule:
         self.gate = gate
         self.max_static_frames = int(max_static_frames)
         self.counts = ScheduleCounts()
+        self.forcing = False  # the last due() was a forced detection (the stride alone would skip)
         self._last: int | None = None
 
     @property
@@ -85,6 +87,7 @@ class DetectionSchedule:
             image: the frame, BGR uint8 (the gate looks at it).
             tracker: the camera's tracker, asked whether it needs this frame.
         """
+        self.forcing = False
         if self._last is None or self.every_frame:
             return self._detect()
         gap = step - self._last
@@ -94,6 +97,7 @@ class DetectionSchedule:
         if gap < self.stride:
             if needs:
                 self.counts.forced += 1
+                self.forcing = True
                 return self._detect()
             self.counts.predicted += 1
             return False
@@ -107,7 +111,117 @@ class DetectionSchedule:
         return True
 
     def detected(self, step: int, image: np.ndarray) -> None:
-        """Record that the detector ran on this frame (it becomes the gate's reference)."""
+        """Record that the detector ran on this whole frame (it becomes the gate's reference).
+
+        Not called after a local detection (:class:`LocalDetection`): that saw only part of the
+        view, so the stride still counts from the last whole-view detection and the next one
+        comes on time for vehicles entering elsewhere."""
         self._last = step
         if self.gate is not None:
             self.gate.reference(image)
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """How :class:`LocalDetection` sizes its region.
+
+    Attributes:
+        pad_frac: each needing track's box grows by this share of its width / height per side
+            (a new track's Kalman velocity is zero: the vehicle may have moved on).
+        min_pad_px: and by at least this many px per side.
+        max_view_share: a region larger than this share of the view is not worth cropping:
+            the whole view is detected instead.
+        edge_px: a box within this many px of the region's edge (where that edge is not the
+            view's) is cut by the crop and dropped.
+    """
+
+    pad_frac: float = 0.5
+    min_pad_px: float = 24.0
+    max_view_share: float = 0.4
+    edge_px: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.pad_frac < 0 or self.min_pad_px < 0 or self.edge_px < 0:
+            raise ValueError(f"pad_frac, min_pad_px, edge_px: expected >= 0, got {self}")
+        if not 0 < self.max_view_share <= 1:
+            raise ValueError(f"max_view_share: expected 0 < share <= 1, got {self.max_view_share}")
+
+
+class LocalDetection:
+    """A forced frame detected only around the tracks that forced it.
+
+    Between whole-view detections (every ``stride`` frames) a frame is forced when a track is new,
+    young or just lost (:meth:`pipeline.tracking.RoadTracker.needs_detection`); the other vehicles
+    are followed by optical flow on that frame anyway. So the detector looks only at a rectangle
+    around the needing tracks' boxes (grown over any other track box it would cut), at the whole
+    frame's scale (:class:`detectors.region.RegionDetector`), and the tracker associates only the
+    tracks inside it (:meth:`pipeline.tracking.RoadTracker.local_update`).
+
+    Args:
+        detector: a detector with dynamic input height/width (the onnx backend); a
+            ``RegionDetector``'s inner detector is used.
+        view: (x1, y1, x2, y2) px the detector's whole-view detections cover.
+        frame_size: (w, h) px of the frames.
+    """
+
+    def __init__(self, detector, view: tuple[int, int, int, int], frame_size: tuple[int, int],
+                 settings: LocalSettings | None = None) -> None:
+        from detectors.region import RegionDetector
+
+        inner = detector.inner if isinstance(detector, RegionDetector) else detector
+        if not getattr(inner, "dynamic_hw", False):
+            raise ValueError(
+                f"detector: local detection needs dynamic input height/width, got {type(inner).__name__}"
+            )
+        self.detector = inner
+        self.view = tuple(int(v) for v in view)
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.settings = settings or LocalSettings()
+
+    @staticmethod
+    def supported(detector) -> bool:
+        """Whether ``detector`` (or a ``RegionDetector``'s inner one) can detect in any crop."""
+        return bool(getattr(getattr(detector, "inner", detector), "dynamic_hw", False))
+
+    def region(self, needing: np.ndarray, others: np.ndarray) -> tuple[int, int, int, int] | None:
+        """The rectangle (x1, y1, x2, y2 px) to detect in, or None to detect the whole view.
+
+        Args:
+            needing: (N, 4) px boxes of the tracks that forced the frame.
+            others: (M, 4) px boxes of every live track: one the rectangle would cut is taken in whole.
+        """
+        s = self.settings
+        if len(needing) == 0:
+            return None
+        size = np.stack([needing[:, 2] - needing[:, 0], needing[:, 3] - needing[:, 1]], axis=1)
+        pad = np.maximum(s.min_pad_px, s.pad_frac * size)
+        r = np.array([*(needing[:, :2] - pad).min(axis=0), *(needing[:, 2:] + pad).max(axis=0)])
+        others = np.asarray(others, np.float64).reshape(-1, 4)
+        for _ in range(4):
+            overlap = (others[:, 0] < r[2]) & (others[:, 2] > r[0]) & (others[:, 1] < r[3]) & (others[:, 3] > r[1])
+            cut = overlap & ((others[:, 0] < r[0]) | (others[:, 1] < r[1]) | (others[:, 2] > r[2]) | (others[:, 3] > r[3]))
+            if not cut.any():
+                break
+            r = np.array([min(r[0], others[cut, 0].min()), min(r[1], others[cut, 1].min()),
+                          max(r[2], others[cut, 2].max()), max(r[3], others[cut, 3].max())])
+        vx1, vy1, vx2, vy2 = self.view
+        x1, y1 = max(vx1, int(np.floor(r[0]))), max(vy1, int(np.floor(r[1])))
+        x2, y2 = min(vx2, int(np.ceil(r[2]))), min(vy2, int(np.ceil(r[3])))
+        if x2 <= x1 or y2 <= y1 or (x2 - x1) * (y2 - y1) > s.max_view_share * (vx2 - vx1) * (vy2 - vy1):
+            return None
+        return x1, y1, x2, y2
+
+    def detect(self, image: np.ndarray, region: tuple[int, int, int, int]):
+        """The detections inside ``region`` of ``image`` (frame px), less those its edge cuts."""
+        from detectors.region import Region, RegionDetector
+
+        d = RegionDetector(self.detector, Region(*region), self.frame_size).detect([image])[0]
+        x1, y1, x2, y2 = region
+        vx1, vy1, vx2, vy2 = self.view
+        m = self.settings.edge_px
+        b = d.xyxy
+        cut = (
+            ((b[:, 0] <= x1 + m) & (x1 > vx1)) | ((b[:, 1] <= y1 + m) & (y1 > vy1))
+            | ((b[:, 2] >= x2 - m) & (x2 < vx2)) | ((b[:, 3] >= y2 - m) & (y2 < vy2))
+        )
+        return d.filter(~cut)

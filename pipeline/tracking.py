@@ -145,8 +145,16 @@ class RoadTracker:
         flow could not follow it) is predicted only, as without flow.
         """
         self.predict()
+        ids, boxes = self._flow_tracks(self._tracker.tracked_tracks, moved)
+        self._flow_refs = dict(zip(ids, boxes))
+        if ids:
+            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
+
+    def _flow_tracks(self, tracks, moved: dict[int, np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+        """Kalman-update each confirmed track of ``tracks`` that has a ``moved`` box with it (no
+        association: the box came from this track); returns the ids and boxes used."""
         bt = self._tracker
-        by_id = {t.external_track_id: t for t in bt.tracked_tracks if t.is_activated}
+        by_id = {t.external_track_id: t for t in tracks if t.is_activated}
         ids, boxes = [], []
         for tid, box in moved.items():
             t = by_id.get(tid)
@@ -157,9 +165,7 @@ class RoadTracker:
                             bt.shared_kalman, bt.internal_id_counter, bt.external_id_counter), bt.frame_id)
             ids.append(tid)
             boxes.append(box)
-        self._flow_refs = dict(zip(ids, boxes))
-        if ids:
-            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
+        return ids, boxes
 
     def predict(self) -> None:
         """Advance every confirmed track one frame on its Kalman motion, with no detections.
@@ -205,12 +211,18 @@ class RoadTracker:
         a fast car that has just entered looked slow enough to skip (measured: that car's
         speed was lost again on the gantry suite).
         """
+        return len(self.needing_boxes()) > 0 or self._in_dense_zone(self._tracker.tracked_tracks)
+
+    def needing_boxes(self) -> np.ndarray:
+        """(N, 4) px: the boxes of the tracks that make the next frame needed (see
+        :meth:`needs_detection`, less its dense-zone rule): unconfirmed or young tracks, and recently
+        lost ones predicted inside the view, clear of its edge. A local detection around these
+        (:meth:`local_update`) gives each what a whole-view one would."""
         bt = self._tracker
         # tracklet_len counts matches since the track started or was re-found; ByteTrack marks
         # the first frame's tracks activated at once, so the count is the test, not is_activated.
         young = self._settings.min_consecutive_frames
-        if any(not t.is_activated or t.tracklet_len < young for t in bt.tracked_tracks):
-            return True
+        boxes = [t.tlbr for t in bt.tracked_tracks if not t.is_activated or t.tracklet_len < young]
         vx1, vy1, vx2, vy2 = self._view
         for t in bt.lost_tracks:
             if bt.frame_id - t.frame_id > self._settings.redetect_lost_frames:
@@ -220,8 +232,52 @@ class RoadTracker:
                 continue  # leaving the view: no usable observation is left to measure
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             if vx1 < cx < vx2 and vy1 < cy < vy2:
-                return True
-        return self._in_dense_zone(bt.tracked_tracks)
+                boxes.append(t.tlbr)
+        return np.asarray(boxes, np.float64).reshape(-1, 4)
+
+    def track_boxes(self) -> np.ndarray:
+        """(N, 4) px: every live track's box (tracked, unconfirmed and lost), predicted to this frame."""
+        bt = self._tracker
+        return np.asarray([t.tlbr for t in (*bt.tracked_tracks, *bt.lost_tracks)], np.float64).reshape(-1, 4)
+
+    def local_update(
+        self, frame: int, t_s: float, detections: Detections, region: tuple[float, float, float, float],
+        moved: dict[int, np.ndarray],
+    ) -> None:
+        """A frame detected only inside ``region`` (px), the rest measured by optical flow.
+
+        The tracks whose box, predicted one frame on, lies inside the region go through
+        ByteTrack's association with ``detections`` (boxes found in the region, none cut by its
+        edge) exactly as on a whole-view frame; every other track is predicted, and a confirmed
+        one with a ``moved`` box (track id -> px, from optical flow) is updated with it, as by
+        :meth:`flow_update`. A track outside the region is never marked lost for not being seen.
+        """
+        bt = self._tracker
+        x1, y1, x2, y2 = region
+
+        def inside(t: STrack) -> bool:
+            if t.mean is None:
+                bx1, by1, bx2, by2 = t.tlbr
+            else:  # one frame of the Kalman motion ahead, as ByteTrack's association will see it
+                cx, cy, a, h = t.mean[:4] + t.mean[4:]
+                w = a * h
+                bx1, by1, bx2, by2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+            return bool(bx1 >= x1 and by1 >= y1 and bx2 <= x2 and by2 <= y2)
+
+        out_tracked = [t for t in bt.tracked_tracks if t.is_activated and not inside(t)]
+        out_lost = [t for t in bt.lost_tracks if not inside(t)]
+        out_ids = {t.internal_track_id for t in (*out_tracked, *out_lost)}
+        bt.tracked_tracks = [t for t in bt.tracked_tracks if t.internal_track_id not in out_ids]
+        bt.lost_tracks = [t for t in bt.lost_tracks if t.internal_track_id not in out_ids]
+        self.update(frame, t_s, detections)  # ByteTrack on the inside tracks; bt.frame_id += 1
+        measured = self._flow_refs
+        STrack.multi_predict([*out_tracked, *out_lost], bt.shared_kalman)
+        ids, boxes = self._flow_tracks(out_tracked, moved)
+        bt.tracked_tracks = bt.tracked_tracks + out_tracked
+        bt.lost_tracks = bt.lost_tracks + out_lost
+        self._flow_refs = {**measured, **dict(zip(ids, boxes))}
+        if ids:
+            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
 
     def _in_dense_zone(self, tracks) -> bool:
         """Whether a confirmed track's predicted ground point is in the view's measurement zone."""

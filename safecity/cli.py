@@ -81,6 +81,7 @@ def process_cmd(
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default on)")] = None,
     dense_zone: Annotated[Optional[bool], typer.Option("--dense-zone/--no-dense-zone", help="with a stride, still detect every frame while a vehicle is in the measurement zone (default off; docs/performance.md)")] = None,
     flow: Annotated[Optional[bool], typer.Option("--flow/--no-flow", help="with a stride, measure the frames the detector skips by optical flow from the frame before (default on; --no-flow: predict them, no observation)")] = None,
+    local_detect: Annotated[Optional[bool], typer.Option("--local-detect/--no-local-detect", help="with flow, detect a frame forced by new or lost tracks only around them (default off; docs/performance.md)")] = None,
     track_repair: Annotated[bool, typer.Option("--track-repair/--no-track-repair", help="split identity switches and stitch broken tracks in road metres before the rules (docs/tracking.md)")] = True,
     ground_point: Annotated[bool, typer.Option("--ground-point/--no-ground-point", help="put each vehicle point on its centre line across the road, from the camera pose and a vehicle model (docs/tracking.md)")] = True,
     ground_point_along: Annotated[bool, typer.Option("--ground-point-along/--no-ground-point-along", help="with --ground-point, also put it on the modelled bumper nearest the camera along the road")] = True,
@@ -111,7 +112,7 @@ def process_cmd(
         evidence_store = build_evidence_store(out_dir / "evidence")
         result = process_video(
             video, config, config_sha, det, model_name, evidence_store,
-            ProcessOptions(batch_size=batch_size, detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop, dense_zone, flow)), on_progress=progress_cb, plate_reader=reader,
+            ProcessOptions(batch_size=batch_size, detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop, dense_zone, flow, local_detect)), on_progress=progress_cb, plate_reader=reader,
             signer=EvidenceSigner.from_home(home),
         )
         progress_done()
@@ -210,6 +211,7 @@ def eval_suite_cmd(
     roi_crop: Annotated[Optional[bool], typer.Option("--roi-crop/--no-roi-crop", help="detect only in the lanes/lines/zones' region (default on)")] = None,
     dense_zone: Annotated[Optional[bool], typer.Option("--dense-zone/--no-dense-zone", help="with a stride, still detect every frame while a vehicle is in the measurement zone (default off; docs/performance.md)")] = None,
     flow: Annotated[Optional[bool], typer.Option("--flow/--no-flow", help="with a stride, measure the frames the detector skips by optical flow from the frame before (default on; --no-flow: predict them, no observation)")] = None,
+    local_detect: Annotated[Optional[bool], typer.Option("--local-detect/--no-local-detect", help="with flow, detect a frame forced by new or lost tracks only around them (default off; docs/performance.md)")] = None,
     track_repair: Annotated[bool, typer.Option("--track-repair/--no-track-repair", help="split identity switches and stitch broken tracks in road metres before the rules (docs/tracking.md)")] = True,
     ground_point: Annotated[bool, typer.Option("--ground-point/--no-ground-point", help="put each vehicle point on its centre line across the road, from the camera pose and a vehicle model (docs/tracking.md)")] = True,
     ground_point_along: Annotated[bool, typer.Option("--ground-point-along/--no-ground-point-along", help="with --ground-point, also put it on the modelled bumper nearest the camera along the road")] = True,
@@ -235,7 +237,7 @@ def eval_suite_cmd(
         det, model_name = build_detector("onnx", model_path)
         from pipeline.run import ProcessOptions
 
-        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop, dense_zone, flow)))
+        suite = run_scenes(pairs, work_dir, det, model_name, duration_s, ProcessOptions(detect_every=detect_every, track_repair=track_repair, ground_point=ground_point, ground_point_along=ground_point_along, **_schedule_options(detect_stride, motion_gate, roi_crop, dense_zone, flow, local_detect)))
     except (SafeCityError, ValueError) as exc:
         _fail(exc)
     pooled = suite.pooled()
@@ -253,11 +255,11 @@ def eval_suite_cmd(
 
 def _schedule_options(
     detect_stride: int | None, motion_gate: bool | None, roi_crop: bool | None, dense_zone: bool | None = None,
-    flow: bool | None = None,
+    flow: bool | None = None, local_detect: bool | None = None,
 ) -> dict:
     """The detection-schedule flags given on the command line (the rest keep ProcessOptions' defaults)."""
     given = {"detect_stride": detect_stride, "motion_gate": motion_gate, "roi_crop": roi_crop, "dense_zone": dense_zone,
-             "flow": flow}
+             "flow": flow, "local_detect": local_detect}
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: ProcessOptions fields a job may set (the rest keep their defaults).
 JOB_OPTION_FIELDS = (
     "batch_size", "detect_every", "detect_stride", "motion_gate", "max_static_frames", "roi_crop", "dense_zone",
-    "flow", "min_track_points", "clip_pre_s", "clip_post_s",
+    "flow", "local_detect", "min_track_points", "clip_pre_s", "clip_post_s",
 )
 
 #: Detectors whose output depends on the frames before (a background model). A fresh model at
