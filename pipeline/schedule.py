@@ -128,21 +128,24 @@ class LocalSettings:
     Attributes:
         pad_frac: each needing track's box grows by this share of its width / height per side
             (a new track's Kalman velocity is zero: the vehicle may have moved on).
-        min_pad_px: and by at least this many px per side.
+        min_pad_frac: and by at least this share of the view's width per side (a car entering
+            at the frame's edge shows a narrow box but moves 10-20 px a frame at 720p: with half
+            its box as the only margin, one on `amber-turn` seed 7 left the region, lost its new
+            track and was confirmed three frames late).
         max_view_share: a region larger than this share of the view is not worth cropping:
             the whole view is detected instead.
         edge_px: a box within this many px of the region's edge (where that edge is not the
             view's) is cut by the crop and dropped.
     """
 
-    pad_frac: float = 0.5
-    min_pad_px: float = 24.0
+    pad_frac: float = 1.0
+    min_pad_frac: float = 0.04
     max_view_share: float = 0.4
     edge_px: float = 4.0
 
     def __post_init__(self) -> None:
-        if self.pad_frac < 0 or self.min_pad_px < 0 or self.edge_px < 0:
-            raise ValueError(f"pad_frac, min_pad_px, edge_px: expected >= 0, got {self}")
+        if self.pad_frac < 0 or self.min_pad_frac < 0 or self.edge_px < 0:
+            raise ValueError(f"pad_frac, min_pad_frac, edge_px: expected >= 0, got {self}")
         if not 0 < self.max_view_share <= 1:
             raise ValueError(f"max_view_share: expected 0 < share <= 1, got {self.max_view_share}")
 
@@ -194,7 +197,7 @@ class LocalDetection:
         if len(needing) == 0:
             return None
         size = np.stack([needing[:, 2] - needing[:, 0], needing[:, 3] - needing[:, 1]], axis=1)
-        pad = np.maximum(s.min_pad_px, s.pad_frac * size)
+        pad = np.maximum(s.min_pad_frac * (self.view[2] - self.view[0]), s.pad_frac * size)
         r = np.array([*(needing[:, :2] - pad).min(axis=0), *(needing[:, 2:] + pad).max(axis=0)])
         others = np.asarray(others, np.float64).reshape(-1, 4)
         for _ in range(4):

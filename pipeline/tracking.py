@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import supervision as sv
-from supervision.tracker.byte_tracker.single_object_track import STrack
+from supervision.tracker.byte_tracker.single_object_track import STrack, TrackState
 
 from detectors.base import Detections
 from pipeline.scene import SceneGeometry
@@ -265,7 +265,11 @@ class RoadTracker:
             return bool(bx1 >= x1 and by1 >= y1 and bx2 <= x2 and by2 <= y2)
 
         out_tracked = [t for t in bt.tracked_tracks if t.is_activated and not inside(t)]
-        out_lost = [t for t in bt.lost_tracks if not inside(t)]
+        # A lost track ByteTrack marked removed at its last update stays in lost_tracks until the
+        # next one drops it; kept apart from this update it would never be dropped (and could be
+        # re-found by a newcomer much later), so it goes now.
+        out_lost = [t for t in bt.lost_tracks if not inside(t) and t.state != TrackState.Removed]
+        bt.lost_tracks = [t for t in bt.lost_tracks if t.state != TrackState.Removed or inside(t)]
         out_ids = {t.internal_track_id for t in (*out_tracked, *out_lost)}
         bt.tracked_tracks = [t for t in bt.tracked_tracks if t.internal_track_id not in out_ids]
         bt.lost_tracks = [t for t in bt.lost_tracks if t.internal_track_id not in out_ids]

@@ -35,7 +35,7 @@ def _local(**settings) -> LocalDetection:
 
 
 def test_region_pads_the_needing_boxes_takes_in_cut_tracks_and_gives_way_when_large() -> None:
-    local = _local(pad_frac=0.5, min_pad_px=24.0, max_view_share=0.4)
+    local = _local(pad_frac=0.5, min_pad_frac=24.0 / 1280, max_view_share=0.4)
     needing = np.array([[500.0, 300.0, 600.0, 380.0]])
     # grown by half the box per side: 50 px across, 40 px down (over 24)
     assert local.region(needing, needing) == (450, 260, 650, 420)
@@ -150,3 +150,20 @@ def test_process_video_with_local_detection_finds_the_same_vehicles(tmp_path: Pa
     assert counts[True]["local"] > 0 and counts[False]["local"] == 0
     assert counts[True]["detected"] - counts[True]["local"] < counts[False]["detected"]
     assert len(crossing[True]) == len(crossing[False]) >= 2, crossing
+
+
+def test_a_track_removed_by_bytetrack_does_not_linger_through_local_updates() -> None:
+    """ByteTrack marks a lost track removed at one update and drops it at the next; a local update
+    that keeps it apart must drop it too, or a newcomer could re-find the ghost much later."""
+    from supervision.tracker.byte_tracker.single_object_track import TrackState
+
+    tracker = RoadTracker(build_scene_geometry(camera_config()), (1280, 720), 25.0)
+    for k in range(6):
+        tracker.update(k, k / 25, _dets((300.0, 300.0, 400.0, 380.0)))
+    k = 6
+    while not any(t.state == TrackState.Removed for t in tracker._tracker.lost_tracks):
+        tracker.update(k, k / 25, _dets())
+        k += 1
+        assert k < 60
+    tracker.local_update(k, k / 25, _dets((900.0, 300.0, 1000.0, 380.0)), (850, 250, 1050, 430), {})
+    assert tracker._tracker.lost_tracks == []
