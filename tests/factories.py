@@ -117,3 +117,22 @@ def approach(t0: float, t1: float, y0: float, speed_kmh: float, fps: float = 25.
             tg = ti - wait_until
             ys.append(stop_at_y - 0.5 * 2.0 * tg * tg)
     return t, np.array(ys)
+
+
+def first_frames(video: Path, dest: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``video`` re-encoded (mp4v) at ``dest``: a short clip of a sample."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS), size)
+    try:
+        for k in range(frames):
+            ok, img = cap.read()
+            if not ok:
+                raise ValueError(f"{video}: ends at frame {k}, before {frames}")
+            writer.write(img)
+    finally:
+        writer.release()
+        cap.release()
+    return dest

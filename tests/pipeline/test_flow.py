@@ -15,7 +15,7 @@ from pipeline.run import ProcessOptions, process_video
 from pipeline.scene import build_scene_geometry
 from pipeline.tracking import FLOW_SCORE, RoadTracker
 from pipeline.types import weighted_class
-from tests.factories import camera_config
+from tests.factories import camera_config, first_frames
 
 NAMES = ("car", "bus", "truck", "motorcycle")
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1"
@@ -133,14 +133,7 @@ def test_process_video_with_flow_measures_the_skipped_frames(tmp_path: Path) -> 
     config = load_camera_config(SAMPLE / "camera.yaml")
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
     limit = config.rules.speeding.max_m_per_px
-    cap = cv2.VideoCapture(str(SAMPLE / "scene.mp4"))
-    writer = cv2.VideoWriter(str(tmp_path / "v.avi"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
-    for _ in range(75):
-        ok, img = cap.read()
-        assert ok
-        writer.write(img)
-    writer.release()
-    cap.release()
+    first_frames(SAMPLE / "scene.mp4", tmp_path / "v.avi", 75)
     share = {}
     for flow in (False, True):
         options = ProcessOptions(detect_stride=3, roi_crop=True, min_track_points=3, flow=flow)

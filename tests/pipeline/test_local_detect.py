@@ -15,7 +15,7 @@ from pipeline.run import ProcessOptions, process_video
 from pipeline.scene import build_scene_geometry
 from pipeline.schedule import LocalDetection, LocalSettings
 from pipeline.tracking import FLOW_SCORE, RoadTracker
-from tests.factories import camera_config
+from tests.factories import camera_config, first_frames
 
 NAMES = ("car", "bus", "truck", "motorcycle")
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos" / "day-default-s1"
@@ -128,14 +128,7 @@ def test_process_video_with_local_detection_finds_the_same_vehicles(tmp_path: Pa
 
     config = load_camera_config(SAMPLE / "camera.yaml")
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
-    cap = cv2.VideoCapture(str(SAMPLE / "scene.mp4"))
-    writer = cv2.VideoWriter(str(tmp_path / "v.avi"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
-    for _ in range(75):
-        ok, img = cap.read()
-        assert ok
-        writer.write(img)
-    writer.release()
-    cap.release()
+    first_frames(SAMPLE / "scene.mp4", tmp_path / "v.avi", 75)
     limit = config.rules.speeding.max_m_per_px
     crossing, counts = {}, {}
     for local in (False, True):
