@@ -87,6 +87,14 @@ def region_of_interest(
     return Region(x1, y1, x2, y2)
 
 
+def edge_contact(xyxy: np.ndarray, rect: Sequence[float], margin_px: float) -> np.ndarray:
+    """(N, 4) bool: whether each box reaches within ``margin_px`` of ``rect``'s left, top, right
+    and bottom edge (x1, y1, x2, y2 px): a box cut there by a crop or the view."""
+    x1, y1, x2, y2 = rect
+    return np.stack([xyxy[:, 0] <= x1 + margin_px, xyxy[:, 1] <= y1 + margin_px,
+                     xyxy[:, 2] >= x2 - margin_px, xyxy[:, 3] >= y2 - margin_px], axis=1)
+
+
 def crop_input_size(region: Region, frame_w: int, frame_h: int, input_size: int, stride: int) -> int:
     """The letterbox size that gives a ``region`` crop the whole frame's scale (or a little more).
 

@@ -125,8 +125,9 @@ def centred_velocities(t: np.ndarray, pos: np.ndarray, half_window_s: float, min
         for m in np.unique(count[count >= min_points]):
             rows = np.nonzero(count == m)[0]
             i, j = _pairs(int(m))
-            for c0 in range(0, len(rows), max(1, 2_000_000 // len(i))):
-                chunk = rows[c0 : c0 + max(1, 2_000_000 // len(i))]
+            per_chunk = max(1, 2_000_000 // len(i))  # windows a stacked slope array holds
+            for c0 in range(0, len(rows), per_chunk):
+                chunk = rows[c0 : c0 + per_chunk]
                 idx = lo[chunk, None] + np.arange(m)
                 tw, pw = t[idx], pos[idx]
                 dt = tw[:, j] - tw[:, i]

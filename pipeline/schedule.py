@@ -169,10 +169,8 @@ class LocalDetection:
 
     def __init__(self, detector, view: tuple[int, int, int, int], frame_size: tuple[int, int],
                  settings: LocalSettings | None = None) -> None:
-        from detectors.region import RegionDetector
-
-        inner = detector.inner if isinstance(detector, RegionDetector) else detector
-        if not getattr(inner, "dynamic_hw", False):
+        inner = getattr(detector, "inner", detector)
+        if not self.supported(detector):
             raise ValueError(
                 f"detector: local detection needs dynamic input height/width, got {type(inner).__name__}"
             )
@@ -216,15 +214,10 @@ class LocalDetection:
 
     def detect(self, image: np.ndarray, region: tuple[int, int, int, int]):
         """The detections inside ``region`` of ``image`` (frame px), less those its edge cuts."""
-        from detectors.region import Region, RegionDetector
+        from detectors.region import Region, RegionDetector, edge_contact
 
         d = RegionDetector(self.detector, Region(*region), self.frame_size).detect([image])[0]
         x1, y1, x2, y2 = region
         vx1, vy1, vx2, vy2 = self.view
-        m = self.settings.edge_px
-        b = d.xyxy
-        cut = (
-            ((b[:, 0] <= x1 + m) & (x1 > vx1)) | ((b[:, 1] <= y1 + m) & (y1 > vy1))
-            | ((b[:, 2] >= x2 - m) & (x2 < vx2)) | ((b[:, 3] >= y2 - m) & (y2 < vy2))
-        )
-        return d.filter(~cut)
+        inner = np.array([x1 > vx1, y1 > vy1, x2 < vx2, y2 < vy2])  # the region's edges inside the view
+        return d.filter(~(edge_contact(d.xyxy, region, self.settings.edge_px) & inner).any(axis=1))

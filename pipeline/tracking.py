@@ -10,6 +10,7 @@ import supervision as sv
 from supervision.tracker.byte_tracker.single_object_track import STrack, TrackState
 
 from detectors.base import Detections
+from detectors.region import edge_contact
 from pipeline.scene import SceneGeometry
 from pipeline.types import Track, TrackPoint, weighted_class
 
@@ -104,9 +105,7 @@ class RoadTracker:
 
     def _touches_view(self, xyxy: np.ndarray) -> np.ndarray:
         """(N,) bool: the box reaches within ``border_margin_px`` of the view's edge (cut, not measurable)."""
-        vx1, vy1, vx2, vy2 = self._view
-        m = self._settings.border_margin_px
-        return (xyxy[:, 0] <= vx1 + m) | (xyxy[:, 1] <= vy1 + m) | (xyxy[:, 2] >= vx2 - m) | (xyxy[:, 3] >= vy2 - m)
+        return edge_contact(xyxy, self._view, self._settings.border_margin_px).any(axis=1)
 
     def _measured_boxes(self, tracked: sv.Detections, detections: Detections) -> dict[int, np.ndarray]:
         """Each confirmed track updated this frame -> the detector's box it was updated with.
@@ -145,14 +144,12 @@ class RoadTracker:
         flow could not follow it) is predicted only, as without flow.
         """
         self.predict()
-        ids, boxes = self._flow_tracks(self._tracker.tracked_tracks, moved)
-        self._flow_refs = dict(zip(ids, boxes))
-        if ids:
-            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
+        self._flow_refs = self._flow_tracks(frame, t_s, self._tracker.tracked_tracks, moved)
 
-    def _flow_tracks(self, tracks, moved: dict[int, np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+    def _flow_tracks(self, frame: int, t_s: float, tracks, moved: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Kalman-update each confirmed track of ``tracks`` that has a ``moved`` box with it (no
-        association: the box came from this track); returns the ids and boxes used."""
+        association: the box came from this track) and record it as a flowed observation;
+        returns track id -> the box used."""
         bt = self._tracker
         by_id = {t.external_track_id: t for t in tracks if t.is_activated}
         ids, boxes = [], []
@@ -165,7 +162,9 @@ class RoadTracker:
                             bt.shared_kalman, bt.internal_id_counter, bt.external_id_counter), bt.frame_id)
             ids.append(tid)
             boxes.append(box)
-        return ids, boxes
+        if ids:
+            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
+        return dict(zip(ids, boxes))
 
     def predict(self) -> None:
         """Advance every confirmed track one frame on its Kalman motion, with no detections.
@@ -264,24 +263,26 @@ class RoadTracker:
                 bx1, by1, bx2, by2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
             return bool(bx1 >= x1 and by1 >= y1 and bx2 <= x2 and by2 <= y2)
 
-        out_tracked = [t for t in bt.tracked_tracks if t.is_activated and not inside(t)]
-        # A lost track ByteTrack marked removed at its last update stays in lost_tracks until the
-        # next one drops it; kept apart from this update it would never be dropped (and could be
-        # re-found by a newcomer much later), so it goes now.
-        out_lost = [t for t in bt.lost_tracks if not inside(t) and t.state != TrackState.Removed]
-        bt.lost_tracks = [t for t in bt.lost_tracks if t.state != TrackState.Removed or inside(t)]
-        out_ids = {t.internal_track_id for t in (*out_tracked, *out_lost)}
-        bt.tracked_tracks = [t for t in bt.tracked_tracks if t.internal_track_id not in out_ids]
-        bt.lost_tracks = [t for t in bt.lost_tracks if t.internal_track_id not in out_ids]
+        in_tracked, out_tracked = [], []
+        for t in bt.tracked_tracks:
+            (out_tracked if t.is_activated and not inside(t) else in_tracked).append(t)
+        in_lost, out_lost = [], []
+        for t in bt.lost_tracks:
+            if inside(t):
+                in_lost.append(t)
+            # A lost track ByteTrack marked removed at its last update stays in lost_tracks until
+            # the next one drops it; kept apart from this update it would never be dropped (and
+            # could be re-found by a newcomer much later), so it goes now.
+            elif t.state != TrackState.Removed:
+                out_lost.append(t)
+        bt.tracked_tracks, bt.lost_tracks = in_tracked, in_lost
         self.update(frame, t_s, detections)  # ByteTrack on the inside tracks; bt.frame_id += 1
         measured = self._flow_refs
         STrack.multi_predict([*out_tracked, *out_lost], bt.shared_kalman)
-        ids, boxes = self._flow_tracks(out_tracked, moved)
+        flowed = self._flow_tracks(frame, t_s, out_tracked, moved)
         bt.tracked_tracks = bt.tracked_tracks + out_tracked
         bt.lost_tracks = bt.lost_tracks + out_lost
-        self._flow_refs = {**measured, **dict(zip(ids, boxes))}
-        if ids:
-            self._record(frame, t_s, np.asarray(boxes), ids, [None] * len(ids), [FLOW_SCORE] * len(ids), detected=False)
+        self._flow_refs = {**measured, **flowed}
 
     def _in_dense_zone(self, tracks) -> bool:
         """Whether a confirmed track's predicted ground point is in the view's measurement zone."""
