@@ -230,10 +230,10 @@ def process_video(
             continue
         step = frame.index // options.detect_every
         if schedule.due(step, frame.image, tracker):
-            region = local.region(tracker.needing_boxes(), tracker.track_boxes()) if local and schedule.forcing else None
-            if region is not None:  # only the tracks that forced this frame are looked for
+            window = local.window(tracker.needing_boxes(), tracker.track_boxes()) if local and schedule.forcing else None
+            if window is not None:  # only the tracks that forced this frame are looked for
                 moved = flow.advance(frame.image)
-                tracker.local_update(frame.index, frame.t_s, local.detect(frame.image, region), region, moved)
+                tracker.local_update(frame.index, frame.t_s, local.detect(frame.image, window), window.frame, moved)
                 schedule.counts.local += 1
             else:
                 tracker.update(frame.index, frame.t_s, detector.detect([frame.image])[0])

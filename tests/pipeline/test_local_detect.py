@@ -13,6 +13,7 @@ from detectors.registry import create_detector
 from pipeline.persons import VehiclePersonTracker
 from pipeline.run import ProcessOptions, process_video
 from pipeline.scene import build_scene_geometry
+from detectors.region import Region, RegionDetector
 from pipeline.schedule import LocalDetection, LocalSettings
 from pipeline.tracking import FLOW_SCORE, RoadTracker
 from tests.factories import camera_config, first_frames
@@ -28,45 +29,73 @@ def _dets(*boxes: tuple[float, float, float, float]) -> Detections:
 
 
 def _local(**settings) -> LocalDetection:
+    """Local detection in VIEW of a 1280x720 frame: its input is 704x384 at scale 0.5 (pad 32, 37)."""
     from detectors.models import COCO_VEHICLE_MODEL
 
     detector = create_detector("onnx", model_path=COCO_VEHICLE_MODEL, agnostic_nms=True, intra_op_threads=1)
-    return LocalDetection(detector, VIEW, (1280, 720), LocalSettings(**settings))
+    return LocalDetection(RegionDetector(detector, Region(*VIEW), (1280, 720)), VIEW, (1280, 720), LocalSettings(**settings))
 
 
-def test_region_pads_the_needing_boxes_takes_in_cut_tracks_and_gives_way_when_large() -> None:
-    local = _local(pad_frac=0.5, min_pad_frac=24.0 / 1280, max_view_share=0.4)
+def test_window_pads_the_needing_boxes_on_the_grid_takes_in_cut_tracks_and_gives_way_when_large() -> None:
+    local = _local(pad_frac=0.5, min_pad_frac=24.0 / 1280, max_view_share=0.4, context_px=0)
+    assert (local.box.scale, local.box.pad_left, local.box.pad_top, local.box.canvas_w, local.box.canvas_h) == (0.5, 32, 37, 704, 384)
     needing = np.array([[500.0, 300.0, 600.0, 380.0]])
-    # grown by half the box per side: 50 px across, 40 px down (over 24)
-    assert local.region(needing, needing) == (450, 260, 650, 420)
-    # a track the rectangle would cut is taken in whole; one clear of it is not
+    # grown by half the box per side (50 px across, 40 down, over 24): 450..650 x 260..420 frame px
+    # -> input px 257..357 x 117..197 -> on the 32 px grid 256..384 x 96..224 -> frame px back
+    win = local.window(needing, needing)
+    assert win.canvas == (256, 96, 384, 224)
+    assert win.frame == (448.0, 218.0, 704.0, 474.0)
+    # a track the window would cut is taken in whole; one clear of it is not
     others = np.vstack([needing, [[630.0, 330.0, 760.0, 400.0]], [[900.0, 500.0, 1000.0, 560.0]]])
-    assert local.region(needing, others) == (450, 260, 760, 420)
-    # clipped to the view (its top is at y = 100)
-    assert local.region(np.array([[10.0, 110.0, 60.0, 150.0]]), np.zeros((0, 4)))[:2] == (0, 100)
+    assert local.window(needing, others).canvas == (256, 96, 416, 224)
+    # context: two more 32 px cells of the input on every side
+    assert _local(pad_frac=0.5, min_pad_frac=24.0 / 1280, context_px=64).window(needing, needing).canvas == (192, 32, 448, 288)
+    # the window may take in the grey border, but its frame px stay inside the view (top y = 100)
+    top = local.window(np.array([[10.0, 110.0, 60.0, 150.0]]), np.zeros((0, 4)))
+    assert top.canvas[:2] == (0, 0) and top.frame[:2] == (0.0, 100.0)
     # two far-apart needs span most of the view: detect it whole
-    assert local.region(np.array([[10.0, 110.0, 60.0, 150.0], [1200.0, 650.0, 1270.0, 710.0]]), np.zeros((0, 4))) is None
-    assert local.region(np.zeros((0, 4)), np.zeros((0, 4))) is None
+    assert local.window(np.array([[10.0, 110.0, 60.0, 150.0], [1200.0, 650.0, 1270.0, 710.0]]), np.zeros((0, 4))) is None
+    assert local.window(np.zeros((0, 4)), np.zeros((0, 4))) is None
 
 
-def test_detect_drops_boxes_cut_by_the_region_edge_but_not_by_the_view_edge() -> None:
-    """On a sample frame: what the whole view finds inside the region is found there too, and
-    a box reaching the region's inner edge is dropped."""
+def test_detect_in_a_window_finds_what_the_whole_view_found_there() -> None:
+    """On a sample frame, each whole-view box alone as the need: its window (same input pixels on
+    the same grid, with context) finds it again with the same box, and a box reaching the window's
+    inner edge is dropped."""
     local = _local()
+    view = RegionDetector(local.detector, Region(*VIEW), (1280, 720))
+    ious, ratios = [], []
     cap = cv2.VideoCapture(str(SAMPLE / "scene.mp4"))
-    for _ in range(40):
+    for k in range(1, 101):
         ok, img = cap.read()
-    assert ok
-    full = local.detector.detect([img])[0]
-    assert len(full) >= 2
-    box = full.xyxy[int(np.argmax((full.xyxy[:, 2] - full.xyxy[:, 0]) * (full.xyxy[:, 3] - full.xyxy[:, 1])))]
-    region = (int(box[0]) - 40, int(box[1]) - 40, int(box[2]) + 40, int(box[3]) + 40)
-    found = local.detect(img, region)
-    iou = [float(_iou(box, b)) for b in found.xyxy]
-    assert iou and max(iou) > 0.8
-    # a region through the middle of that vehicle: its cut box is not reported
-    cut = (int(box[0]) - 40, int(box[1]) - 40, int((box[0] + box[2]) / 2), int(box[3]) + 40)
-    assert all(b[2] < cut[2] - 4 for b in local.detect(img, cut).xyxy)
+        assert ok
+        if k % 20:
+            continue
+        full = view.detect([img])[0]
+        for box, conf in zip(full.xyxy, full.confidence):
+            win = local.window(box[None], np.zeros((0, 4)))
+            if win is None:  # a near vehicle's window is too large a share of the view: detected whole
+                continue
+            found = local.detect(img, win)
+            best = max(range(len(found)), key=lambda i: _iou(box, found.xyxy[i]), default=None)
+            ious.append(0.0 if best is None else _iou(box, found.xyxy[best]))
+            ratios.append(0.0 if best is None else float(found.confidence[best] / conf))
+    assert len(ious) >= 8 and np.mean(np.array(ious) > 0.8) >= 0.9 and np.median(ious) > 0.95, ious
+    assert np.median(ratios) > 0.9, ratios
+    # windows ending on a grid line through a vehicle: where the network still sees its cut part,
+    # the cut box (within edge_px of the window's inner edge) is not reported
+    unfiltered = LocalDetection(view, VIEW, (1280, 720), LocalSettings(edge_px=0.0))
+    cut_seen = 0
+    for box in full.xyxy:
+        u1, v1, u2, v2 = local.box.to_input(box[None])[0]
+        for edge in range(int(u1 // 32 * 32 + 32), int(u2), 32):
+            cut = local.window_at((max(0, edge - 256), max(0, int(v1 // 32 * 32) - 64), edge, min(384, int(v2 // 32 * 32) + 96)))
+            seen = unfiltered.detect(img, cut).xyxy
+            cut_seen += int(np.any(seen[:, 2] >= cut.frame[2] - 4))
+            assert all(b[2] < cut.frame[2] - 4 for b in local.detect(img, cut).xyxy)
+    assert cut_seen >= 1
+    with pytest.raises(ValueError, match="32 px grid"):
+        local.window_at((0, 0, 100, 64))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
