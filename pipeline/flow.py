@@ -96,6 +96,11 @@ class BoxFlow:
         self._last_image, self._last_work = image, self._shrunk(image)
         return self._last_work
 
+    def grey(self, image: np.ndarray) -> np.ndarray:
+        """The view of ``image`` in grey, shrunk to the working size (made once per frame: the
+        motion gate compares these too, :attr:`detectors.gating.MotionGate.grey_view`)."""
+        return self._work(image)
+
     def _shrunk(self, image: np.ndarray) -> np.ndarray:
         x1, y1, x2, y2 = self._view
         grey = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)

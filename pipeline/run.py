@@ -198,6 +198,8 @@ def process_video(
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
     tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view))
     flow = BoxFlow(view) if options.flow and not schedule.every_frame else None
+    if flow is not None and schedule.gate is not None:  # the gate's region is the view too
+        schedule.gate.grey_view = flow.grey
     local = (
         LocalDetection(detector, view, (info.width, info.height))
         if flow is not None and options.local_detect and LocalDetection.supported(detector) else None

@@ -69,16 +69,23 @@ def _with_freeze(scene: Path, tmp_path: Path) -> tuple[list[np.ndarray], list[in
     return decoded, seq
 
 
+@pytest.mark.parametrize("grey", ["colour", "flow"])
 @pytest.mark.parametrize("scene", ["day-default-s1", "night-s2"])
-def test_gate_skips_static_frames_and_never_a_moving_vehicle(scene: str, tmp_path: Path) -> None:
+def test_gate_skips_static_frames_and_never_a_moving_vehicle(scene: str, grey: str, tmp_path: Path) -> None:
     """Gating as the pipeline runs it (reference = last detected frame) on a generated scene with a
     held stretch: every held frame is skipped, and no skipped frame has a vehicle that moved even
-    1 px (truth boxes) since the frame the detector last saw."""
+    1 px (truth boxes) since the frame the detector last saw. The gate shrinks the colour region
+    itself, or (as the pipeline runs it with optical flow) the flow's grey working view."""
+    from pipeline.flow import BoxFlow
+
     folder = SAMPLES / scene
     cfg = load_camera_config(folder / "camera.yaml")
     w, h = cfg.image_size_px
     polygons = [x.polygon_px for x in (*cfg.lanes, *cfg.zones)] + [ln.points_px for ln in cfg.lines]
-    gate = MotionGate(region_of_interest(polygons, w, h, 0.08 * h))
+    region = region_of_interest(polygons, w, h, 0.08 * h)
+    gate = MotionGate(region)
+    if grey == "flow":
+        gate.grey_view = BoxFlow((region.x1, region.y1, region.x2, region.y2)).grey
     boxes = _truth_boxes(folder)
     frames, seq = _with_freeze(folder, tmp_path)
     reference: int | None = None
