@@ -10,6 +10,7 @@ import supervision as sv
 from supervision.tracker.byte_tracker.single_object_track import STrack, TrackState
 
 from detectors.base import Detections
+from detectors.boxes import box_iou
 from detectors.region import edge_contact
 from pipeline.scene import SceneGeometry
 from pipeline.types import Track, TrackPoint, weighted_class
@@ -235,9 +236,22 @@ class RoadTracker:
         return np.asarray(boxes, np.float64).reshape(-1, 4)
 
     def track_boxes(self) -> np.ndarray:
-        """(N, 4) px: every live track's box (tracked, unconfirmed and lost), predicted to this frame."""
+        """(N, 4) px: every live track's box (tracked, unconfirmed and lost) as the next update
+        will see it (:meth:`_ahead`), inside the view: a local window that holds these whole holds
+        each track whole for :meth:`local_update`."""
         bt = self._tracker
-        return np.asarray([t.tlbr for t in (*bt.tracked_tracks, *bt.lost_tracks)], np.float64).reshape(-1, 4)
+        return np.asarray([self._ahead(t) for t in (*bt.tracked_tracks, *bt.lost_tracks)], np.float64).reshape(-1, 4)
+
+    def _ahead(self, t: STrack) -> tuple[float, float, float, float]:
+        """The track's box one frame of its Kalman motion ahead (what ByteTrack's next association
+        compares detections with), joined with its last box and clipped to the view."""
+        x1, y1, x2, y2 = t.tlbr
+        if t.mean is not None:
+            cx, cy, a, h = t.mean[:4] + t.mean[4:]
+            w = a * h
+            x1, y1, x2, y2 = min(x1, cx - w / 2), min(y1, cy - h / 2), max(x2, cx + w / 2), max(y2, cy + h / 2)
+        vx1, vy1, vx2, vy2 = self._view
+        return (min(max(x1, vx1), vx2), min(max(y1, vy1), vy2), max(min(x2, vx2), vx1), max(min(y2, vy2), vy1))
 
     def local_update(
         self, frame: int, t_s: float, detections: Detections, region: tuple[float, float, float, float],
@@ -245,22 +259,19 @@ class RoadTracker:
     ) -> None:
         """A frame detected only inside ``region`` (px), the rest measured by optical flow.
 
-        The tracks whose box, predicted one frame on, lies inside the region go through
-        ByteTrack's association with ``detections`` (boxes found in the region, none cut by its
-        edge) exactly as on a whole-view frame; every other track is predicted, and a confirmed
-        one with a ``moved`` box (track id -> px, from optical flow) is updated with it, as by
-        :meth:`flow_update`. A track outside the region is never marked lost for not being seen.
+        The tracks whose box (:meth:`_ahead`, as :meth:`track_boxes` gives it) lies inside the
+        region go through ByteTrack's association with ``detections`` (boxes found in the region,
+        none cut by its edge) exactly as on a whole-view frame; every other track is predicted,
+        and a confirmed one with a ``moved`` box (track id -> px, from optical flow) is updated
+        with it, as by :meth:`flow_update`. A track outside the region is never marked lost for
+        not being seen, and a detection overlapping one (IoU >= 0.3: a track the region could not
+        take in whole) is left to it rather than starting a second track on the same vehicle.
         """
         bt = self._tracker
         x1, y1, x2, y2 = region
 
         def inside(t: STrack) -> bool:
-            if t.mean is None:
-                bx1, by1, bx2, by2 = t.tlbr
-            else:  # one frame of the Kalman motion ahead, as ByteTrack's association will see it
-                cx, cy, a, h = t.mean[:4] + t.mean[4:]
-                w = a * h
-                bx1, by1, bx2, by2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+            bx1, by1, bx2, by2 = self._ahead(t)
             return bool(bx1 >= x1 and by1 >= y1 and bx2 <= x2 and by2 <= y2)
 
         in_tracked, out_tracked = [], []
@@ -276,6 +287,10 @@ class RoadTracker:
             elif t.state != TrackState.Removed:
                 out_lost.append(t)
         bt.tracked_tracks, bt.lost_tracks = in_tracked, in_lost
+        outside = [t for t in out_tracked if t.is_activated]
+        if outside and len(detections):
+            overlap = box_iou(detections.xyxy, np.asarray([self._ahead(t) for t in outside], np.float64))
+            detections = detections.filter(overlap.max(axis=1) < 0.3)
         self.update(frame, t_s, detections)  # ByteTrack on the inside tracks; bt.frame_id += 1
         measured = self._flow_refs
         STrack.multi_predict([*out_tracked, *out_lost], bt.shared_kalman)

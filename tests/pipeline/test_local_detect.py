@@ -189,3 +189,23 @@ def test_a_track_removed_by_bytetrack_does_not_linger_through_local_updates() ->
         assert k < 60
     tracker.local_update(k, k / 25, _dets((900.0, 300.0, 1000.0, 380.0)), (850, 250, 1050, 430), {})
     assert tracker._tracker.lost_tracks == []
+
+
+def test_a_track_the_region_cannot_hold_gets_no_second_track_from_its_detection() -> None:
+    """A car 10 px a frame whose last box is inside the region but whose box a frame ahead is not
+    stays outside the association; its detection must not start a new track on it (on the
+    far-side suite one did, and the duplicate, labelled truck, became a false bus-lane case).
+    track_boxes() gives the box a frame ahead, so a window built from it holds the car whole."""
+    tracker = RoadTracker(build_scene_geometry(camera_config()), (1280, 720), 25.0)
+    for k in range(6):
+        tracker.update(k, k / 25, _dets((100.0 + 10 * k, 300.0, 200.0 + 10 * k, 380.0)))
+    (settled,) = tracker.flow_boxes()
+    ahead = tracker.track_boxes()
+    assert ahead.shape == (1, 4) and ahead[0, 0] <= 150.5 and ahead[0, 2] > 256.0  # Kalman velocity ~8 px a frame
+    region = (0, 250, 255, 450)  # holds the last box (150..250), not the next (160..260)
+    for k in range(6, 10):
+        box = (100.0 + 10 * k, 300.0, 200.0 + 10 * k, 380.0)
+        tracker.local_update(k, k / 25, _dets(box), region, {settled: np.array(box)})
+    tracks = tracker.tracks(min_points=1)
+    assert [t.track_id for t in tracks] == [settled]
+    assert tracks[0].points[-1].frame == 9
