@@ -47,7 +47,9 @@ class FlowSettings:
     min_distance_px: float = 2.0
     inset_x: float = 0.15  # points are taken from the box shrunk by this share of its width per side
     inset_y: float = 0.10  # and of its height (keeps road and neighbours out)
-    win_px: int = 15  # Lucas-Kanade window
+    # Lucas-Kanade window. 11 instead of 15: ~1.7x cheaper Lucas-Kanade (3.2 against 5.4 ms CPU an
+    # advance of ~300 points at 960x540), the four committed suites as good (docs/performance.md).
+    win_px: int = 11
     levels: int = 3  # pyramid levels above the base image
     max_fb_error_px: float = 0.7  # forward-backward disagreement allowed per point
     # The kept points' median distance from where the fitted similarity puts them may be at most
