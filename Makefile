@@ -22,16 +22,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@export SAFECITY_HOME=$(CURDIR)/$(DEMO_OUT)/home; \
+	@export SAFECITY_HOME=$(abspath $(DEMO_OUT))/home; \
 	for scene in sample_videos/*/; do \
 	  name=$$(basename $$scene); \
 	  echo "== $$name"; \
 	  $(BIN)/safecity process $$scene/scene.mp4 --camera $$scene/camera.yaml --out $(DEMO_OUT)/$$name \
-	    --db sqlite:///$(CURDIR)/$(DEMO_OUT)/safecity.sqlite || exit 1; \
+	    --db sqlite:///$(abspath $(DEMO_OUT))/safecity.sqlite || exit 1; \
 	  $(BIN)/safecity eval --truth $$scene/truth.json --result $(DEMO_OUT)/$$name/violations.json || exit 1; \
 	done; \
 	echo "== exchange log"; \
-	$(BIN)/safecity audit verify --db sqlite:///$(CURDIR)/$(DEMO_OUT)/safecity.sqlite
+	$(BIN)/safecity audit verify --db sqlite:///$(abspath $(DEMO_OUT))/safecity.sqlite
 
 # Redis and PostgreSQL for the service-backed tests, started only when not running.
 services:
