@@ -258,31 +258,28 @@ class LocalDetection:
     def _on_grid(self, r: np.ndarray) -> LocalWindow:
         """The stride-aligned canvas window holding frame rectangle ``r`` (x1, y1, x2, y2 px)."""
         b, step, m = self.box, self.detector.stride, self.settings.context_px
-        vx1, vy1, vx2, vy2 = self.view
-        sx, sy = b.resized_w / b.frame_w, b.resized_h / b.frame_h
-        u1 = max(0, int(np.floor((b.pad_left + (r[0] - vx1) * sx - m) / step)) * step)
-        v1 = max(0, int(np.floor((b.pad_top + (r[1] - vy1) * sy - m) / step)) * step)
-        u2 = min(b.canvas_w, int(np.ceil((b.pad_left + (r[2] - vx1) * sx + m) / step)) * step)
-        v2 = min(b.canvas_h, int(np.ceil((b.pad_top + (r[3] - vy1) * sy + m) / step)) * step)
+        vx1, vy1 = self.view[:2]
+        i1, j1, i2, j2 = b.to_input(np.asarray(r, np.float64) - [vx1, vy1, vx1, vy1])[0]
+        u1, v1 = max(0, int(np.floor((i1 - m) / step)) * step), max(0, int(np.floor((j1 - m) / step)) * step)
+        u2 = min(b.canvas_w, int(np.ceil((i2 + m) / step)) * step)
+        v2 = min(b.canvas_h, int(np.ceil((j2 + m) / step)) * step)
         return self.window_at((u1, v1, u2, v2))
 
     def window_at(self, canvas: tuple[int, int, int, int]) -> LocalWindow:
         """The window of the view's input rectangle ``canvas`` (u1, v1, u2, v2 px, on the grid)."""
         b, step = self.box, self.detector.stride
-        vx1, vy1, vx2, vy2 = self.view
+        vx1, vy1 = self.view[:2]
         u1, v1, u2, v2 = (int(c) for c in canvas)
         if any(c % step for c in (u1, v1, u2, v2)) or not (0 <= u1 < u2 <= b.canvas_w and 0 <= v1 < v2 <= b.canvas_h):
             raise ValueError(f"canvas: expected a rectangle of the {b.canvas_w}x{b.canvas_h} input on the {step} px grid, got {canvas}")
-        sx, sy = b.resized_w / b.frame_w, b.resized_h / b.frame_h
-        frame = (float(np.clip(vx1 + (u1 - b.pad_left) / sx, vx1, vx2)), float(np.clip(vy1 + (v1 - b.pad_top) / sy, vy1, vy2)),
-                 float(np.clip(vx1 + (u2 - b.pad_left) / sx, vx1, vx2)), float(np.clip(vy1 + (v2 - b.pad_top) / sy, vy1, vy2)))
-        return LocalWindow((u1, v1, u2, v2), frame)
+        x1, y1, x2, y2 = b.to_frame(np.array([u1, v1, u2, v2], np.float64))[0]  # clipped to the view
+        return LocalWindow((u1, v1, u2, v2), (float(x1) + vx1, float(y1) + vy1, float(x2) + vx1, float(y2) + vy1))
 
     def detect(self, image: np.ndarray, window: LocalWindow):
         """The detections inside ``window`` of ``image`` (frame px), less those its edge cuts."""
         from dataclasses import replace
 
-        from detectors.base import check_frame
+        from detectors.base import Detections, check_frame
         from detectors.onnx_yolo import letterbox
         from detectors.region import edge_contact
 
@@ -295,7 +292,7 @@ class LocalDetection:
         u1, v1, u2, v2 = window.canvas
         box = replace(b, pad_left=b.pad_left - u1, pad_top=b.pad_top - v1, canvas_w=u2 - u1, canvas_h=v2 - v1)
         d = self.detector.detect_letterboxed([canvas[v1:v2, u1:u2]], [box])[0]
-        d = d.__class__(d.xyxy + np.array([vx1, vy1, vx1, vy1], np.float32), d.confidence, d.class_id, d.class_names)
+        d = Detections(d.xyxy + np.array([vx1, vy1, vx1, vy1], np.float32), d.confidence, d.class_id, d.class_names)
         x1, y1, x2, y2 = window.frame
         inner = np.array([x1 > vx1, y1 > vy1, x2 < vx2, y2 < vy2])  # the window's edges inside the view
         return d.filter(~(edge_contact(d.xyxy, window.frame, self.settings.edge_px) & inner).any(axis=1))
