@@ -112,6 +112,23 @@ def test_break_of_eight_frames_is_stitched_and_keeps_the_first_id():
     assert len(out[0].repairs) == 1 and out[0].repairs[0].startswith("stitched: not seen in frames 128-135 (8 frames); track 6")
 
 
+@pytest.mark.parametrize("b_enters_cut", [False, True])
+def test_a_vehicle_that_left_the_view_is_not_stitched_to_one_entering_it(b_enters_cut: bool):
+    """The break of the test above, but track a's last boxes are cut by the view's edge (it
+    drove out) and track b's first ones too (it drove in): out of view, not missed, so no stitch
+    however well the motion fits. A track b first seen whole is still stitched."""
+    fa, fb = np.arange(4, 128), np.arange(136, 173)
+    a = make_track(3, fa, straight(fa, (-1.9, 110.0), (0.2, -13.0)), usable=fa < 120)
+    b = make_track(6, fb, straight(fb, (-1.9 + 0.2 * 132 / FPS, 110.0 - 13 * 132 / FPS), (0.2, -13.0)),
+                   usable=(fb > 140) | (not b_enters_cut))
+    out, notes = stitch_breaks([a, b])
+    if b_enters_cut:
+        assert stitch_cost(a, b) is None
+        assert sorted(t.track_id for t in out) == [3, 6] and notes == []
+    else:
+        assert [t.track_id for t in out] == [3] and len(notes) == 1
+
+
 def test_three_pieces_of_one_vehicle_become_one_track():
     pieces = [np.arange(0, 40), np.arange(46, 90), np.arange(95, 140)]
     tracks = [make_track(i + 1, f, straight(f, (1.8, 90 - 12 * f[0] / FPS), (0, -12))) for i, f in enumerate(pieces)]
