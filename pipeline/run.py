@@ -193,11 +193,12 @@ def process_video(
     schedule = _schedule_for(detector, options, view)
     # The tracker sees one update (or prediction) per kept frame: its buffers are in those.
     dense = config.rules.speeding.max_m_per_px if options.dense_zone and not schedule.every_frame else None
+    flowing = options.flow and not schedule.every_frame
     tracker = RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every,
-                          TrackerSettings(dense_max_m_per_px=dense), view_px=view)
+                          TrackerSettings(dense_max_m_per_px=dense, follow_lost=flowing), view_px=view)
     # Person boxes (if the detector emits them) go to a tracker of their own, for the pedestrian rule.
     tracker = VehiclePersonTracker(tracker, RoadTracker(geometry, (info.width, info.height), info.fps / options.detect_every, view_px=view))
-    flow = BoxFlow(view) if options.flow and not schedule.every_frame else None
+    flow = BoxFlow(view) if flowing else None
     if flow is not None and schedule.gate is not None:  # the gate's region is the view too
         schedule.gate.grey_view = flow.grey
     local = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from pipeline.types import Track, TrackPoint, weighted_class
 # The confidence recorded for an observation moved by optical flow (pipeline/flow.py): no detector
 # score exists for it; it is below ByteTrack's activation threshold and casts no class vote.
 FLOW_SCORE = 0.2
+#: key prefix of a lost track's box in :meth:`RoadTracker.flow_boxes` (confirmed tracks are keyed by id alone)
+LOST = "lost"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class TrackerSettings:
     min_consecutive_frames: int = 3
     border_margin_px: float = 3.0
     redetect_lost_frames: int = 6  # a track lost this recently makes the next frame detected (stride)
+    # Set when optical flow runs (pipeline.run): lost tracks are moved by it until re-found or
+    # dropped (RoadTracker._followable), except one overlapping a tracked box by this IoU or more;
+    # such a track makes a frame needed only after the flow failed to move it.
+    follow_lost: bool = False
+    lost_overlap_iou: float = 0.3
     # With a stride: every frame is detected while a confirmed track's ground point lies where one
     # pixel spans at most this much road (the rules' measurement zone); None: no such rule.
     dense_max_m_per_px: float | None = None
@@ -71,11 +79,13 @@ class RoadTracker:
         )
         self._points: dict[int, list[TrackPoint]] = defaultdict(list)
         self._flow_refs: dict[int, np.ndarray] = {}  # track id -> the box it was measured at this frame
+        self._flow_missed: set[int] = set()  # followable lost tracks the last flow step could not move
 
     def update(self, frame: int, t_s: float, detections: Detections) -> sv.Detections:
         """Add one frame's detections; returns the tracked boxes with ``tracker_id``."""
         tracked = self._tracker.update_with_detections(detections.to_supervision())
         self._flow_refs = self._measured_boxes(tracked, detections)
+        self._flow_missed = set()  # flow restarts from this frame (flow_boxes)
         if len(tracked) == 0:
             return tracked
         names = tracked.data.get("class_name", np.array(["vehicle"] * len(tracked)))
@@ -132,9 +142,51 @@ class RoadTracker:
                 out[int(t.external_track_id)] = free.pop(k)
         return out
 
-    def flow_boxes(self) -> dict[int, np.ndarray]:
-        """Confirmed track id -> the box it was measured at in the last frame (detected or flowed)."""
-        return dict(self._flow_refs)
+    def flow_boxes(self) -> dict[Hashable, np.ndarray]:
+        """Confirmed track id -> the box it was measured at in the last frame (detected or flowed),
+        and ``(LOST, id)`` -> the box of each lost track optical flow should follow (:meth:`_followable`)."""
+        out: dict[Hashable, np.ndarray] = dict(self._flow_refs)
+        for t in self._followable(self._tracker.lost_tracks):
+            out[(LOST, t.external_track_id)] = np.asarray(t.tlbr, np.float64)
+        return out
+
+    def _followable(self, lost) -> list[STrack]:
+        """The tracks of ``lost`` that optical flow moves while the detector does not see them.
+
+        A vehicle the detector misses for a few frames (a bus at night found at 0.25-0.5, some
+        frames not at all) is still in the image: flow keeps its lost track on it, so a later
+        detection overlaps the track's box and re-finds it. Kalman prediction alone starts from a
+        velocity learnt over a few frames and drifts off (on far-side `bus-lane-night` seed 32 a
+        lost bus was 40 px from its prediction 15 frames later and came back as a new track). Not
+        followed: a track whose box touches the view's edge (leaving) or overlaps a tracked one's
+        (IoU >= ``lost_overlap_iou``: hidden behind it, its points would follow the other vehicle).
+        """
+        s = self._settings
+        if not s.follow_lost:
+            return []
+        bt = self._tracker
+        cands = [t for t in lost if t.state == TrackState.Lost and t.is_activated and t.mean is not None]
+        if not cands:
+            return []
+        boxes = np.asarray([t.tlbr for t in cands], np.float64)
+        keep = ~self._touches_view(boxes)
+        others = np.asarray([t.tlbr for t in bt.tracked_tracks], np.float64).reshape(-1, 4)
+        if len(others):
+            keep &= box_iou(boxes, others).max(axis=1) < s.lost_overlap_iou
+        return [t for t, k in zip(cands, keep) if k]
+
+    def _follow_lost(self, lost, moved: dict[Hashable, np.ndarray]) -> None:
+        """Correct each followable track of ``lost`` with its ``moved`` box (a Kalman update of its
+        position; it stays lost, records nothing and ages as before)."""
+        kf = self._tracker.shared_kalman
+        for t in self._followable(lost):
+            box = moved.get((LOST, t.external_track_id))
+            if box is None:
+                self._flow_missed.add(t.external_track_id)
+                continue
+            self._flow_missed.discard(t.external_track_id)
+            xyah = STrack.tlwh_to_xyah(STrack.tlbr_to_tlwh(np.asarray(box, np.float64)))
+            t.mean, t.covariance = kf.update(t.mean, t.covariance, xyah)
 
     def flow_update(self, frame: int, t_s: float, moved: dict[int, np.ndarray]) -> None:
         """A skipped frame measured by optical flow: ``moved`` maps track id -> its box here (px).
@@ -146,6 +198,7 @@ class RoadTracker:
         """
         self.predict()
         self._flow_refs = self._flow_tracks(frame, t_s, self._tracker.tracked_tracks, moved)
+        self._follow_lost(self._tracker.lost_tracks, moved)
 
     def _flow_tracks(self, frame: int, t_s: float, tracks, moved: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Kalman-update each confirmed track of ``tracks`` that has a ``moved`` box with it (no
@@ -200,7 +253,9 @@ class RoadTracker:
         edge is not measurable anyway: 70 of 125 lost-track detections on five suite scenes). Measured on
         the day-default-s1 sample at stride 3: without the lost-track rule one of its three
         speeders lost its violation; applied to every lost track in view (not only recent
-        ones) it had 64 % of the frames detected.
+        ones) it had 64 % of the frames detected. With ``follow_lost`` (optical flow running) a
+        lost track the flow keeps moving does not count: its box stays on the vehicle, so the
+        next due detection re-finds it as well (:meth:`_followable`).
 
         With ``dense_max_m_per_px`` set, also while a confirmed track's ground point (its
         predicted box) is inside the view where one pixel spans at most that much road: the
@@ -216,16 +271,20 @@ class RoadTracker:
     def needing_boxes(self) -> np.ndarray:
         """(N, 4) px: the boxes of the tracks that make the next frame needed (see
         :meth:`needs_detection`, less its dense-zone rule): unconfirmed or young tracks, and recently
-        lost ones predicted inside the view, clear of its edge. A local detection around these
+        lost ones predicted inside the view, clear of its edge, that optical flow does not follow
+        (``follow_lost``: one the flow moves is looked for again at the next due frame; one the
+        last flow step failed to move needs the next frame again). A local detection around these
         (:meth:`local_update`) gives each what a whole-view one would."""
         bt = self._tracker
         # tracklet_len counts matches since the track started or was re-found; ByteTrack marks
         # the first frame's tracks activated at once, so the count is the test, not is_activated.
-        young = self._settings.min_consecutive_frames
+        s = self._settings
+        young = s.min_consecutive_frames
         boxes = [t.tlbr for t in bt.tracked_tracks if not t.is_activated or t.tracklet_len < young]
         vx1, vy1, vx2, vy2 = self._view
+        followed = {t.external_track_id for t in self._followable(bt.lost_tracks)} - self._flow_missed
         for t in bt.lost_tracks:
-            if bt.frame_id - t.frame_id > self._settings.redetect_lost_frames:
+            if bt.frame_id - t.frame_id > s.redetect_lost_frames or t.external_track_id in followed:
                 continue
             x1, y1, x2, y2 = t.tlbr
             if self._touches_view(np.array([[x1, y1, x2, y2]], np.float64))[0]:
@@ -295,6 +354,7 @@ class RoadTracker:
         measured = self._flow_refs
         STrack.multi_predict([*out_tracked, *out_lost], bt.shared_kalman)
         flowed = self._flow_tracks(frame, t_s, out_tracked, moved)
+        self._follow_lost(out_lost, moved)
         bt.tracked_tracks = bt.tracked_tracks + out_tracked
         bt.lost_tracks = bt.lost_tracks + out_lost
         self._flow_refs = {**measured, **flowed}

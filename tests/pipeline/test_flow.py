@@ -13,7 +13,7 @@ from detectors.registry import create_detector
 from pipeline.flow import BoxFlow, FlowSettings
 from pipeline.run import ProcessOptions, process_video
 from pipeline.scene import build_scene_geometry
-from pipeline.tracking import FLOW_SCORE, RoadTracker
+from pipeline.tracking import FLOW_SCORE, LOST, RoadTracker, TrackerSettings
 from pipeline.types import weighted_class
 from tests.factories import camera_config, first_frames
 
@@ -210,3 +210,51 @@ def test_masked_median_and_scale_equal_numpy_per_box() -> None:
         da, db = np.linalg.norm(pa[i] - pa[j], axis=1), np.linalg.norm(pb[i] - pb[j], axis=1)
         use = da > 2.0
         assert scale[k] == np.clip(np.median(db[use] / da[use]), 0.8, 1.25)
+
+
+def _box(x: float) -> np.ndarray:
+    return np.array([x, 300.0, x + 100.0, 380.0])
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_flow_keeps_a_lost_track_on_its_vehicle_until_it_is_found_again(follow: bool) -> None:
+    """A car seen creeping (2 px a frame) is missed by the detector while it speeds up to 20 px a
+    frame: optical flow moves its lost track along (no observation recorded), so the detection 7
+    frames later re-finds the same id. Without it the Kalman prediction stays ~100 px behind and
+    the car comes back as a second track."""
+    settings = TrackerSettings(follow_lost=follow)
+    tracker = RoadTracker(build_scene_geometry(camera_config()), (1280, 720), 25.0, settings)
+    for k in range(6):
+        tracker.update(k, k / 25, _car(100.0 + 2 * k))
+    (tid,) = tracker.flow_boxes()
+    tracker.update(6, 6 / 25, Detections.empty(NAMES))  # missed: the track is lost
+    refs = tracker.flow_boxes()
+    assert list(refs) == ([(LOST, tid)] if follow else [])
+    for k in range(7, 13):  # what BoxFlow reports for the lost track's box
+        tracker.flow_update(k, k / 25, {(LOST, tid): _box(110.0 + 20 * (k - 6))})
+    for k in range(13, 19):
+        tracker.update(k, k / 25, _car(110.0 + 20 * (k - 6)))
+    tracks = tracker.tracks(min_points=1)
+    if follow:
+        (track,) = tracks
+        assert track.track_id == tid
+        frames = [p.frame for p in track.points]
+        assert frames[-6:] == list(range(13, 19)) and not set(range(6, 13)) & set(frames)  # nothing recorded while lost
+    else:
+        old, new = sorted(tracks, key=lambda t: t.points[0].frame)
+        assert old.track_id == tid and old.points[-1].frame < 6 and new.points[0].frame >= 13
+
+
+def test_a_lost_track_behind_a_tracked_one_is_not_followed() -> None:
+    """A lost track whose box overlaps a tracked vehicle's by IoU 0.3 or more (hidden behind it)
+    is left to its Kalman prediction: flow from its box would follow the vehicle in front."""
+    tracker = RoadTracker(build_scene_geometry(camera_config()), (1280, 720), 25.0, TrackerSettings(follow_lost=True))
+    for k in range(6):  # two cars closing in on each other, 10 px a frame each
+        boxes = np.array([_box(100.0 + 10 * k), _box(300.0 - 10 * k)], np.float32)
+        tracker.update(k, k / 25, Detections(boxes, np.array([0.9, 0.9], np.float32), np.zeros(2, np.int32), NAMES))
+    first, second = sorted(tracker.flow_boxes())
+    lost = []
+    for k in range(6, 9):  # only the first is seen now; the second's prediction comes to overlap it
+        tracker.update(k, k / 25, _car(100.0 + 10 * k))
+        lost.append([key for key in tracker.flow_boxes() if key != first])
+    assert lost == [[(LOST, second)], [(LOST, second)], []]  # IoU about 0.1, 0.25, then 0.4

@@ -14,7 +14,7 @@ from detectors.registry import create_detector
 from pipeline.run import ProcessOptions, process_video
 from pipeline.scene import build_scene_geometry
 from pipeline.schedule import DetectionSchedule
-from pipeline.tracking import RoadTracker
+from pipeline.tracking import LOST, RoadTracker, TrackerSettings
 from tests.factories import camera_config
 
 NAMES = ("car", "bus", "truck", "motorcycle")
@@ -74,6 +74,25 @@ def test_needs_detection_while_a_track_is_new() -> None:
         asked.append(tracker.needs_detection())
     assert asked[0] and asked[1]
     assert not asked[-1]
+
+
+def test_a_lost_track_followed_by_flow_needs_no_frame_until_the_flow_loses_it() -> None:
+    """With optical flow following lost tracks (``follow_lost``), a lost car in view does not make
+    the next frame needed while the flow moves it; once a flow step fails to, it does again."""
+    tracker = RoadTracker(build_scene_geometry(camera_config()), (1280, 720), 25.0, TrackerSettings(follow_lost=True))
+    for k in range(6):
+        tracker.update(k, k / 25.0, _box_at(k, 5.0))
+    (tid,) = tracker.flow_boxes()
+    tracker.update(6, 6 / 25.0, Detections.empty(NAMES))
+    assert (LOST, tid) in tracker.flow_boxes()
+    assert not tracker.needs_detection()  # the flow is trusted to follow it
+    moved = _box_at(7, 5.0).xyxy[0]
+    tracker.flow_update(7, 7 / 25.0, {(LOST, tid): moved})
+    assert not tracker.needs_detection()
+    tracker.flow_update(8, 8 / 25.0, {})  # the flow could not follow it
+    assert tracker.needs_detection()
+    tracker.update(9, 9 / 25.0, Detections.empty(NAMES))  # a new start: the flow is tried again
+    assert not tracker.needs_detection()
 
 
 class _Tracker:
