@@ -8,6 +8,7 @@ id spaces never meet.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 
@@ -42,7 +43,7 @@ class VehiclePersonTracker:
         return self._vehicles.update(frame, t_s, detections.filter(~is_person))
 
     def local_update(self, frame: int, t_s: float, detections: Detections, region: tuple[float, float, float, float],
-                     moved: dict[int, Any]) -> None:
+                     moved: dict[Hashable, Any]) -> None:
         """A frame detected only inside ``region`` (``RoadTracker.local_update``): vehicles with their
         optical-flow boxes outside it, persons predicted outside it (never carried by flow)."""
         is_person = np.array([detections.class_names[c] == PERSON_CLASS for c in detections.class_id], dtype=bool)
@@ -57,11 +58,11 @@ class VehiclePersonTracker:
         """Both trackers' live track boxes."""
         return np.concatenate([self._vehicles.track_boxes(), self._persons.track_boxes()])
 
-    def flow_boxes(self) -> dict[int, Any]:
+    def flow_boxes(self) -> dict[Hashable, Any]:
         """The vehicles' measured boxes, for optical flow (persons are not carried, see ``flow_update``)."""
         return self._vehicles.flow_boxes()
 
-    def flow_update(self, frame: int, t_s: float, moved: dict[int, Any]) -> None:
+    def flow_update(self, frame: int, t_s: float, moved: dict[Hashable, Any]) -> None:
         """Vehicles moved by optical flow (``RoadTracker.flow_update``); persons predicted only.
 
         A person is small and is passed close by vehicles: points of a passing car inside a

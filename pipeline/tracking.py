@@ -188,19 +188,21 @@ class RoadTracker:
             xyah = STrack.tlwh_to_xyah(STrack.tlbr_to_tlwh(np.asarray(box, np.float64)))
             t.mean, t.covariance = kf.update(t.mean, t.covariance, xyah)
 
-    def flow_update(self, frame: int, t_s: float, moved: dict[int, np.ndarray]) -> None:
-        """A skipped frame measured by optical flow: ``moved`` maps track id -> its box here (px).
+    def flow_update(self, frame: int, t_s: float, moved: dict[Hashable, np.ndarray]) -> None:
+        """A skipped frame measured by optical flow: ``moved`` maps the keys of :meth:`flow_boxes`
+        (track id, or ``(LOST, id)`` for a lost track) -> the box here (px).
 
         Every track is predicted as by :meth:`predict`; a track with a moved box then gets a
         Kalman update with it, directly (no association: the box came from this track), and an
         observation with ``TrackPoint.detected`` False and no class. A track without one (the
-        flow could not follow it) is predicted only, as without flow.
+        flow could not follow it) is predicted only, as without flow. A lost track with a moved
+        box is corrected with it and stays lost (:meth:`_follow_lost`).
         """
         self.predict()
         self._flow_refs = self._flow_tracks(frame, t_s, self._tracker.tracked_tracks, moved)
         self._follow_lost(self._tracker.lost_tracks, moved)
 
-    def _flow_tracks(self, frame: int, t_s: float, tracks, moved: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def _flow_tracks(self, frame: int, t_s: float, tracks, moved: dict[Hashable, np.ndarray]) -> dict[int, np.ndarray]:
         """Kalman-update each confirmed track of ``tracks`` that has a ``moved`` box with it (no
         association: the box came from this track) and record it as a flowed observation;
         returns track id -> the box used."""
@@ -314,15 +316,15 @@ class RoadTracker:
 
     def local_update(
         self, frame: int, t_s: float, detections: Detections, region: tuple[float, float, float, float],
-        moved: dict[int, np.ndarray],
+        moved: dict[Hashable, np.ndarray],
     ) -> None:
         """A frame detected only inside ``region`` (px), the rest measured by optical flow.
 
         The tracks whose box (:meth:`_ahead`, as :meth:`track_boxes` gives it) lies inside the
         region go through ByteTrack's association with ``detections`` (boxes found in the region,
         none cut by its edge) exactly as on a whole-view frame; every other track is predicted,
-        and a confirmed one with a ``moved`` box (track id -> px, from optical flow) is updated
-        with it, as by :meth:`flow_update`. A track outside the region is never marked lost for
+        and a confirmed one with a ``moved`` box (:meth:`flow_update`'s keys -> px, from optical
+        flow) is updated with it, as by :meth:`flow_update`, a lost one corrected. A track outside the region is never marked lost for
         not being seen, and a detection overlapping one (IoU >= 0.3: a track the region could not
         take in whole) is left to it rather than starting a second track on the same vehicle.
         """
